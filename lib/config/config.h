@@ -1,0 +1,161 @@
+// Experiment configs: the original llm-inf-bench YAML schema (every key of its examples loads
+// unchanged) plus ib's additions (local provider, open-loop rates, warmup, timeouts, synthetic
+// prompts, SLOs, percentiles). docs/config.md documents every key.
+//
+// Loading: YAML -> extends chain (any depth, cycles detected, maps merged deeply, lists
+// replaced, relative paths resolved from the file that wrote them) -> typed fields ->
+// validation that collects every problem with its FILE:LINE.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ib::config {
+
+struct Diagnostic {
+  std::string file;  // the YAML file the offending key came from (after extends)
+  int line = 0;      // 1-based; 0 when unknown
+  std::string message;
+  // "ib-run: error (at FILE:LINE): MESSAGE"
+  std::string Format(const std::string& tool) const;
+};
+
+struct Distribution {  // token-length distribution for synthetic prompts
+  double mean = 0;
+  double stddev = 0;
+  int64_t min = 1;
+  int64_t max = 0;  // 0: no upper bound
+};
+
+struct SimOptions {  // infrastructure.sim, used when provider is "local"
+  std::string preset = "qwen3-0.6b-rtx4000";
+  double speed = 1.0;  // >1 runs the model faster than real time
+  int64_t seed = 1;
+  double load_time_s = 0;  // how long /health answers 503 ("loading the model")
+  std::vector<std::string> args;  // extra ib-sim flags, passed through
+};
+
+struct ExperimentConfig {
+  std::string source_file;  // absolute path of the file that was loaded
+  std::string name;
+  std::optional<std::string> description;
+
+  struct Model {
+    std::string name;
+    std::optional<std::string> quantization;
+  } model;
+
+  std::string framework;  // "vllm" | "sglang"
+
+  struct FrameworkOptions {
+    std::optional<int64_t> max_model_len;
+    double gpu_memory_utilization = 0.9;
+    std::optional<bool> enable_prefix_caching;
+    std::optional<int64_t> tensor_parallel_size;  // default: gpu_count
+    std::vector<std::string> extra_args;
+  } framework_options;
+
+  struct Infrastructure {
+    std::string provider = "runpod";  // "runpod" | "local"
+    std::string gpu_type = "A100-80GB";
+    int64_t gpu_count = 1;
+    std::string cloud_type = "community";  // "community" | "secure"
+    std::optional<int64_t> container_disk_gb;  // default: sized from the model
+    SimOptions sim;
+  } infrastructure;
+
+  struct Workload {
+    std::string type;  // single | batch | concurrent | multi_turn | rate
+
+    struct Requests {
+      std::string source;  // absolute path of a JSONL file; empty when synthetic
+      int64_t count = 0;
+      struct Synthetic {
+        Distribution input_tokens{256, 0, 1, 0};
+        Distribution output_tokens{128, 0, 1, 0};
+        int64_t seed = 1;
+      };
+      std::optional<Synthetic> synthetic;
+    } requests;
+
+    struct Parameters {
+      int64_t max_tokens = 256;
+      double temperature = 0.7;
+      bool ignore_eos = false;
+    } parameters;
+
+    std::optional<int64_t> batch_size;
+    std::optional<int64_t> concurrency;
+
+    // Open-loop arrivals (type "rate"): request_rate requests/s with the given process.
+    std::optional<double> request_rate;
+    std::string arrival = "poisson";  // constant | poisson | gamma
+    double burstiness = 1.0;         // gamma shape; 1.0 is Poisson
+    int64_t seed = 1;
+
+    std::optional<double> duration_s;  // stop sending after this long (instead of count)
+    int64_t warmup_requests = 0;
+    double timeout_s = 600;       // whole request
+    double idle_timeout_s = 120;  // no bytes on a stream for this long
+
+    struct Conversation {
+      int64_t turns = 1;
+      std::optional<std::string> system_prompt;
+      std::optional<std::vector<std::string>> user_messages;
+      std::optional<std::string> shared_prefix;
+    };
+    std::optional<Conversation> conversation;
+
+    // Field name -> values. Any numeric workload field: concurrency, batch_size, request_rate,
+    // max_tokens, temperature, burstiness, count, warmup_requests, duration_s.
+    std::vector<std::pair<std::string, std::vector<double>>> sweep;
+  } workload;
+
+  struct Metrics {
+    bool collect_gpu_metrics = true;
+    int64_t sample_interval_ms = 100;
+    std::string output_dir = "results/";  // relative to the working directory, as the original
+    std::vector<double> percentiles = {50, 90, 95, 99};
+    struct Goodput {  // a request is "good" when it meets every SLO that is set
+      std::optional<double> ttft_ms;
+      std::optional<double> tpot_ms;
+      std::optional<double> e2e_latency_ms;
+    } goodput;
+  } metrics;
+
+  // Requests one iteration sends (conversations x turns for multi_turn), excluding warmup.
+  int64_t TotalRequests() const;
+};
+
+// One run of a sweep: the variation's config with the swept values applied.
+struct Iteration {
+  int index = 0;  // 1-based
+  int total = 1;
+  std::string name;  // "<name>-c4-b8"; the plain name when there is no sweep
+  nlohmann::json params = nlohmann::json::object();  // {"concurrency": 4, ...}
+  ExperimentConfig config;
+};
+
+struct LoadResult {
+  std::optional<ExperimentConfig> config;  // set only when there are no diagnostics
+  std::vector<Diagnostic> diagnostics;
+  bool ok() const { return config.has_value(); }
+};
+
+// Loads, resolves extends, validates, and checks that prompt files exist and parse.
+LoadResult LoadExperiment(const std::string& path);
+// Same, from YAML text (for tests and the dashboard); `path` names it in diagnostics and is
+// the base for relative paths.
+LoadResult LoadExperimentFromString(const std::string& yaml, const std::string& path);
+
+std::vector<Iteration> ExpandSweep(const ExperimentConfig& config);
+
+// The resolved config in the original tool's results-JSON shape ("experiment" key), plus
+// ib's additional keys.
+nlohmann::json ToJson(const ExperimentConfig& config);
+
+}  // namespace ib::config

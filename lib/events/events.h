@@ -1,0 +1,188 @@
+// The one event schema of ib. Every line on every pipe, and every WebSocket message ib-dash
+// forwards, is one JSON object described here. Producers build these structs and call
+// Serialize(); consumers call ParseEvent() (or EventReader) and get the same structs back.
+//
+// Stream version 2 (kStreamVersion) writes "v":2 on every line and puts units in field names.
+// Version 1 is the dashboard plan's original protocol (no "v"); ParseEvent upgrades v1 lines
+// (gpu_sample's timestamp/active_requests/queued_requests/..., request_complete's tbt_ms) so
+// old captures still load. docs/events.md lists every field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ib::events {
+
+inline constexpr int kStreamVersion = 2;
+// A line longer than this is reported as an error event and skipped (it is not buffered whole).
+inline constexpr std::size_t kMaxLineBytes = 8u << 20;
+
+// Phase names, in the order a run goes through them.
+namespace phase {
+inline constexpr const char* kProvisioning = "provisioning";
+inline constexpr const char* kProvisioningDone = "provisioning_done";
+inline constexpr const char* kProvisioningSkipped = "provisioning_skipped";
+inline constexpr const char* kModelLoading = "model_loading";
+inline constexpr const char* kModelLoadingDone = "model_loading_done";
+inline constexpr const char* kExecution = "execution";
+inline constexpr const char* kSweepIteration = "sweep_iteration";
+inline constexpr const char* kIterationDone = "iteration_done";
+inline constexpr const char* kCleanup = "cleanup";
+inline constexpr const char* kDone = "done";
+inline constexpr const char* kFailed = "failed";
+}  // namespace phase
+
+bool IsKnownPhase(std::string_view name);
+
+// {"v":2,"type":"phase","run_id":R,"phase":P,"data":{...}}
+// data keys by phase (all optional): elapsed_s, gpu_type, gpu_count, pod_id, server_url, model,
+// framework, total_requests, workload_type, iteration (1-based), total (iterations),
+// params {swept field: value}, result_path, reason.
+struct Phase {
+  std::string run_id;
+  std::string phase;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+// One scrape of the server's /metrics, mapped to framework-neutral fields.
+// Gauges are as scraped; *_per_s are rates between this sample and the previous one;
+// *_total are deltas since the first sample of the run (the server's counters are cumulative
+// since it started). Missing or NaN values are nullopt and serialize as null.
+struct GpuSample {
+  std::string run_id;
+  double t_s = 0;  // seconds since the run's clock started (same origin as request start_ms)
+  std::optional<double> kv_cache_usage_frac;         // 0..1
+  std::optional<double> running_requests;
+  std::optional<double> waiting_requests;
+  std::optional<double> prefix_cache_hit_rate_frac;  // 0..1 over the run so far
+  std::optional<double> generation_tokens_per_s;
+  std::optional<double> prompt_tokens_per_s;
+  std::optional<double> prompt_tokens_total;
+  std::optional<double> generation_tokens_total;
+  std::optional<double> prefix_cache_hits_total;
+  std::optional<double> prefix_cache_queries_total;
+  std::optional<double> preemptions_total;
+  std::optional<double> scrape_ms;  // how long the GET /metrics took
+};
+
+// One finished request (successful or not). Offsets are milliseconds since the run's clock
+// started, on CLOCK_MONOTONIC. Latency definitions follow vLLM's serving benchmark
+// (docs/metrics.md): ttft_ms = first chunk with a non-empty choices array;
+// ttfc_ms = first chunk with non-empty content; e2e_latency_ms = last token-bearing chunk;
+// tpot_ms = (e2e - ttft) / (completion_tokens - 1).
+struct RequestComplete {
+  std::string run_id;
+  int64_t request_index = 0;
+  int iteration = 0;  // sweep iteration, 1-based; 0 when the run has no sweep
+  std::optional<int> conversation_index;
+  std::optional<int> turn_index;
+  bool warmup = false;
+  double start_ms = 0;                 // request sent (first byte handed to the socket layer)
+  double end_ms = 0;                   // last byte received or failure observed
+  std::optional<double> scheduled_ms;  // intended send time (open-loop schedules)
+  std::optional<double> send_lag_ms;   // start_ms - scheduled_ms
+  std::optional<double> ttft_ms;
+  std::optional<double> ttfc_ms;
+  std::optional<double> e2e_latency_ms;
+  std::optional<double> tpot_ms;
+  std::vector<double> inter_token_latencies_ms;  // every gap between token-bearing chunks
+  std::optional<int64_t> prompt_tokens;
+  std::optional<int64_t> completion_tokens;
+  std::string token_count_source;  // "usage" | "chunks" | "" (unknown)
+  std::optional<std::string> error;       // null on success; a human-readable reason otherwise
+  std::optional<std::string> error_kind;  // http_status | sse_error | timeout | idle_timeout |
+                                          // connect | reset | truncated | cancelled | skipped
+  std::optional<int> http_status;
+  std::optional<std::string> started_at;  // UTC ISO-8601 wall clock, for humans
+  bool client_degraded = false;           // the client fell behind while measuring this one
+};
+
+// {"v":2,"type":"log","run_id":R,"level":L,"message":M,"timestamp":ISO,"source":tool}
+struct Log {
+  std::string run_id;
+  std::string level = "info";  // debug | info | warning | error
+  std::string message;
+  std::string timestamp;  // UTC ISO-8601
+  std::string source;     // the tool that wrote it
+};
+
+// {"v":2,"type":"summary","run_id":R,"data":{aggregates...,"result_path":P}}
+struct Summary {
+  std::string run_id;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+// {"v":2,"type":"error","run_id":R,"message":M,"data":{"line":N,"source":S}}
+struct Error {
+  std::string run_id;
+  std::string message;
+  std::optional<int64_t> line;  // line number in the input stream that caused it
+  std::string source;
+};
+
+using Event = std::variant<Phase, GpuSample, RequestComplete, Log, Summary, Error>;
+
+// "phase", "gpu_sample", ... for an event; run_id of any event.
+std::string_view TypeName(const Event& event);
+const std::string& RunId(const Event& event);
+
+// ---- Client -> server commands (WebSocket, ib-dash) ----
+struct StartExperiment {
+  std::string config_path;                // relative to the project, under experiments/
+  std::optional<std::string> server_url;  // skip provisioning
+  bool confirm = false;                   // skip the cost prompt
+  std::optional<std::string> name;
+};
+struct StopExperiment {
+  std::string run_id;  // empty: the current run
+};
+struct ListConfigs {};
+struct ListResults {};
+struct LoadResult {
+  std::string run_id;
+};
+struct CancelQueued {
+  std::string queue_id;
+};
+using Command =
+    std::variant<StartExperiment, StopExperiment, ListConfigs, ListResults, LoadResult, CancelQueued>;
+
+// ---- Parsing and serialization ----
+struct ParseResult {
+  std::optional<Event> event;  // set on success
+  std::string error;           // set on failure: what was wrong, for humans
+};
+
+// Parses one NDJSON line (without its newline). Accepts stream version 1 and 2.
+ParseResult ParseEvent(std::string_view line);
+// Validates and converts an already-parsed JSON object.
+ParseResult EventFromJson(const nlohmann::json& json);
+
+struct CommandParseResult {
+  std::optional<Command> command;
+  std::string error;
+};
+CommandParseResult ParseCommand(std::string_view text);
+
+nlohmann::json ToJson(const Event& event);
+nlohmann::json ToJson(const Command& command);
+// One line of JSON without the trailing newline. NaN and infinities become null.
+std::string Serialize(const Event& event);
+std::string Serialize(const Command& command);
+
+// Replaces every NaN or infinite number in a JSON tree with null (JSON has no NaN).
+void ScrubNonFinite(nlohmann::json& json);
+
+// Helpers for producers.
+std::string NowIso8601();
+Log MakeLog(std::string run_id, std::string level, std::string message, std::string source);
+Error MakeError(std::string run_id, std::string message, std::string source,
+                std::optional<int64_t> line = std::nullopt);
+
+}  // namespace ib::events
