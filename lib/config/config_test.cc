@@ -1,0 +1,213 @@
+#include "lib/config/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "lib/config/gpu_types.h"
+
+namespace ib::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Messages(const LoadResult& r) {
+  std::string out;
+  for (const auto& d : r.diagnostics) out += d.Format("ib-run") + "\n";
+  return out;
+}
+
+TEST(Config, EveryOriginalExampleLoadsUnchanged) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator("experiments/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    LoadResult r = LoadExperiment(entry.path().string());
+    EXPECT_TRUE(r.ok()) << entry.path() << "\n" << Messages(r);
+    ++count;
+  }
+  EXPECT_GE(count, 11);  // 7 originals + the sim-* examples
+}
+
+TEST(Config, OriginalExamplesResolveAsTheOriginalDid) {
+  auto sweep = LoadExperiment("experiments/examples/concurrency-sweep.yaml");
+  ASSERT_TRUE(sweep.ok()) << Messages(sweep);
+  const auto& c = *sweep.config;
+  EXPECT_EQ(c.name, "concurrency-sweep-vllm");
+  EXPECT_EQ(c.framework, "vllm");  // inherited from the base
+  EXPECT_EQ(c.infrastructure.gpu_type, "RTX 4000 Ada");
+  EXPECT_DOUBLE_EQ(c.framework_options.gpu_memory_utilization, 0.9);
+  EXPECT_TRUE(fs::path(c.workload.requests.source).is_absolute());
+  EXPECT_TRUE(fs::exists(c.workload.requests.source));
+  EXPECT_EQ(fs::path(c.workload.requests.source).filename(), "baseline.jsonl");
+  auto iterations = ExpandSweep(c);
+  ASSERT_EQ(iterations.size(), 5u);
+  EXPECT_EQ(iterations[0].name, "concurrency-sweep-vllm-c1");
+  EXPECT_EQ(iterations[4].name, "concurrency-sweep-vllm-c16");
+  EXPECT_EQ(*iterations[3].config.workload.concurrency, 8);
+  EXPECT_EQ(iterations[3].params, nlohmann::json({{"concurrency", 8}}));
+  EXPECT_EQ(iterations[3].index, 4);
+  EXPECT_EQ(iterations[3].total, 5);
+
+  auto multi = LoadExperiment("experiments/examples/multi-turn-conversation.yaml");
+  ASSERT_TRUE(multi.ok()) << Messages(multi);
+  EXPECT_EQ(multi.config->TotalRequests(), 100);
+  EXPECT_EQ(multi.config->workload.conversation->user_messages->size(), 9u);
+
+  auto batch = LoadExperiment("experiments/examples/batch-workload.yaml");
+  ASSERT_TRUE(batch.ok()) << Messages(batch);
+  EXPECT_EQ(*batch.config->workload.batch_size, 8);
+  EXPECT_EQ(ExpandSweep(*batch.config).size(), 1u);
+  EXPECT_EQ(ExpandSweep(*batch.config)[0].name, "batch-workload-vllm");
+}
+
+TEST(Config, ExtendsAtAnyDepthMergesDeeplyAndResolvesPathsFromTheirFile) {
+  auto r = LoadExperiment("tests/configs/good/deep/deeper/child.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  const auto& c = *r.config;
+  EXPECT_EQ(c.name, "child");
+  EXPECT_EQ(*c.description, "middle of the chain");        // from the parent
+  EXPECT_EQ(c.model.name, "Qwen/Qwen3-0.6B");               // from the grandparent
+  EXPECT_EQ(c.workload.parameters.max_tokens, 64);          // grandparent
+  EXPECT_DOUBLE_EQ(c.workload.parameters.temperature, 0.2);  // parent, merged beside max_tokens
+  EXPECT_EQ(c.framework_options.extra_args, std::vector<std::string>{"--c"});  // lists replaced
+  EXPECT_FALSE(c.framework_options.enable_prefix_caching.has_value());       // explicit null wins
+  EXPECT_EQ(c.metrics.percentiles, (std::vector<double>{50, 99}));
+  // The grandparent wrote "../../../prompts/baseline.jsonl" relative to tests/configs/good/.
+  EXPECT_TRUE(fs::exists(c.workload.requests.source)) << c.workload.requests.source;
+  EXPECT_EQ(fs::path(c.workload.requests.source).filename(), "baseline.jsonl");
+}
+
+TEST(Config, SweepIsACartesianProductInAxisOrder) {
+  auto r = LoadExperiment("tests/configs/good/deep/deeper/child.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  auto its = ExpandSweep(*r.config);
+  ASSERT_EQ(its.size(), 4u);
+  std::vector<std::string> names;
+  for (const auto& it : its) names.push_back(it.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"child-c2-mt16", "child-c2-mt32", "child-c4-mt16", "child-c4-mt32"}));
+  EXPECT_EQ(its[2].config.workload.parameters.max_tokens, 16);
+  EXPECT_EQ(*its[2].config.workload.concurrency, 4);
+  EXPECT_EQ(its[2].config.name, "child-c4-mt16");
+}
+
+TEST(Config, SingleIsPromotedOnASweptAxis) {
+  std::string yaml = R"(name: s
+model: {name: m}
+framework: sglang
+infrastructure: {provider: local}
+workload:
+  type: single
+  requests: {source: prompts/baseline.jsonl, count: 4}
+  sweep:
+    batch_size: [2, 4]
+)";
+  auto r = LoadExperimentFromString(yaml, "inline.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  auto its = ExpandSweep(*r.config);
+  ASSERT_EQ(its.size(), 2u);
+  EXPECT_EQ(its[0].config.workload.type, "batch");
+  EXPECT_EQ(its[1].name, "s-b4");
+}
+
+TEST(Config, DefaultsMatchTheOriginal) {
+  std::string yaml = R"(name: d
+model: {name: m}
+framework: vllm
+workload:
+  type: single
+  requests: {source: prompts/baseline.jsonl, count: 3}
+)";
+  auto r = LoadExperimentFromString(yaml, "inline.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  const auto& c = *r.config;
+  EXPECT_EQ(c.infrastructure.provider, "runpod");
+  EXPECT_EQ(c.infrastructure.gpu_type, "A100-80GB");
+  EXPECT_EQ(c.infrastructure.gpu_count, 1);
+  EXPECT_EQ(c.workload.parameters.max_tokens, 256);
+  EXPECT_DOUBLE_EQ(c.workload.parameters.temperature, 0.7);
+  EXPECT_TRUE(c.metrics.collect_gpu_metrics);
+  EXPECT_EQ(c.metrics.sample_interval_ms, 100);
+  EXPECT_EQ(c.metrics.output_dir, "results/");
+  EXPECT_EQ(c.metrics.percentiles, (std::vector<double>{50, 90, 95, 99}));
+}
+
+TEST(Config, LaxCoercionLikeTheOriginal) {
+  std::string yaml = R"(name: d
+model: {name: m}
+framework: vllm
+infrastructure: {provider: local, gpu_count: "2"}
+framework_options: {enable_prefix_caching: "yes"}
+workload:
+  type: single
+  requests: {source: prompts/baseline.jsonl, count: "10"}
+  parameters: {temperature: "0.5", max_tokens: 12.0}
+)";
+  auto r = LoadExperimentFromString(yaml, "inline.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  EXPECT_EQ(r.config->workload.requests.count, 10);
+  EXPECT_EQ(r.config->infrastructure.gpu_count, 2);
+  EXPECT_EQ(r.config->workload.parameters.max_tokens, 12);
+  EXPECT_DOUBLE_EQ(r.config->workload.parameters.temperature, 0.5);
+  EXPECT_TRUE(*r.config->framework_options.enable_prefix_caching);
+}
+
+TEST(Config, ToJsonKeepsTheOriginalKeys) {
+  auto r = LoadExperiment("experiments/examples/quick-smoke-test.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  nlohmann::json j = ToJson(*r.config);
+  for (const char* key : {"name", "description", "extends", "model", "framework", "framework_options",
+                          "infrastructure", "workload", "metrics"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_TRUE(j["extends"].is_null());
+  EXPECT_EQ(j["workload"]["requests"]["count"], 10);
+  EXPECT_EQ(j["workload"]["parameters"]["max_tokens"], 128);
+  EXPECT_TRUE(j["workload"]["sweep"].is_null());
+  EXPECT_EQ(j["infrastructure"]["gpu_type"], "RTX 4000 Ada");
+  EXPECT_EQ(j["metrics"]["sample_interval_ms"], 100);
+}
+
+TEST(Config, GpuTable) {
+  ASSERT_NE(FindGpuType("RTX 4000 Ada"), nullptr);
+  EXPECT_DOUBLE_EQ(FindGpuType("RTX 4000 Ada")->community_usd_per_hr, 0.29);
+  EXPECT_EQ(FindGpuType("A100-80GB")->runpod_id, "NVIDIA A100 80GB PCIe");
+  EXPECT_EQ(FindGpuType("a100-80gb"), nullptr);  // keys are exact, as in the original
+}
+
+// Each broken config under tests/configs/bad/ produces exactly the messages in its .expected.
+TEST(Config, BrokenConfigsGiveTheirExactMessages) {
+  int checked = 0;
+  std::string mismatches;
+  for (const auto& entry : fs::directory_iterator("tests/configs/bad")) {
+    if (entry.path().extension() != ".yaml") continue;
+    std::string expected_path = entry.path().string();
+    expected_path.replace(expected_path.size() - 5, 5, ".expected");
+    EXPECT_TRUE(fs::exists(expected_path)) << "missing " << expected_path;
+    LoadResult r = LoadExperiment(entry.path().string());
+    EXPECT_FALSE(r.ok()) << entry.path();
+    std::string got = Messages(r);
+    std::string want = Slurp(expected_path);
+    if (got != want) mismatches += "== " + entry.path().string() + "\n-- want:\n" + want + "-- got:\n" + got;
+    ++checked;
+  }
+  EXPECT_EQ(mismatches, "");
+  EXPECT_GE(checked, 15);
+}
+
+TEST(Config, MissingFile) {
+  auto r = LoadExperiment("tests/configs/does-not-exist.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Messages(r), "ib-run: error (at tests/configs/does-not-exist.yaml): config file not found\n");
+}
+
+}  // namespace
+}  // namespace ib::config
