@@ -1,0 +1,95 @@
+#include "lib/orchestrate/iteration.h"
+
+#include <signal.h>
+
+#include "lib/events/events.h"
+
+namespace ib::orchestrate {
+namespace {
+
+void Log(LineSink& sink, const std::string& run_id, const std::string& level,
+         const std::string& message) {
+  sink.Write(events::Serialize(events::MakeLog(run_id, level, message, "ib-run")));
+}
+
+}  // namespace
+
+bool IsIterationDone(std::string_view line, std::string* reason) {
+  if (line.find("iteration_done") == std::string_view::npos) return false;  // cheap pre-check
+  auto parsed = events::ParseEvent(line);
+  if (!parsed.event) return false;
+  const auto* phase = std::get_if<events::Phase>(&*parsed.event);
+  if (phase == nullptr || phase->phase != events::phase::kIterationDone) return false;
+  if (reason != nullptr) {
+    *reason = phase->data.is_object() && phase->data.contains("reason") &&
+                      phase->data["reason"].is_string()
+                  ? phase->data["reason"].get<std::string>()
+                  : "";
+  }
+  return true;
+}
+
+IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPlan& plan,
+                             const std::function<bool()>& stop_requested) {
+  IterationResult result;
+  auto forward = [&sink](Supervisor::ChildId, std::string line) { sink.Write(line); };
+  std::string error;
+
+  std::optional<Supervisor::ChildId> scrape;
+  if (plan.scrape) {
+    scrape = sup.Start("ib-scrape", *plan.scrape, forward, &error);
+    if (!scrape) Log(sink, plan.run_id, "warning", "no GPU metrics: " + error);
+  }
+
+  std::optional<std::string> held;  // ib-load's iteration_done, until ib-scrape is drained
+  Supervisor::ChildId load_id = -1;
+  auto load = sup.Start("ib-load", plan.load,
+                        [&](Supervisor::ChildId id, std::string line) {
+                          if (IsIterationDone(line, &result.reason)) {
+                            result.iteration_done = true;
+                            held = std::move(line);
+                            sup.Pause(id);  // ib-load's later lines wait behind it
+                          } else {
+                            sink.Write(line);
+                          }
+                        },
+                        &error);
+  if (!load) {
+    result.error = "cannot start ib-load: " + error;
+    if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms);
+    return result;
+  }
+  load_id = *load;
+
+  auto load_over = [&] { return held.has_value() || sup.Finished(load_id); };
+  sup.PumpUntil(load_over, -1, stop_requested);
+  if (!load_over()) {
+    // Stop requested: ib-load cancels its in-flight requests on SIGTERM and reports them.
+    result.interrupted = true;
+    sup.Signal(load_id, SIGTERM);
+    if (!sup.PumpUntil(load_over, plan.stop_grace_ms)) {
+      sup.Signal(load_id, SIGKILL);
+      sup.PumpUntil(load_over, 2000);
+    }
+  }
+
+  if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms);
+  if (held) {
+    sink.Write(*held);
+    sup.Resume(load_id);
+  }
+  int wait_ms = result.interrupted ? plan.stop_grace_ms : plan.exit_wait_ms;
+  result.load_status = sup.Await(load_id, wait_ms, plan.stop_grace_ms);
+
+  if (!result.iteration_done && !result.interrupted) {
+    result.error = "ib-load ended (" + result.load_status->Describe() +
+                   ") before its workload finished";
+  } else if (result.iteration_done && !result.interrupted && result.load_status->exited &&
+             result.load_status->code != 0 && result.load_status->code != 130) {
+    result.error = "ib-load failed (" + result.load_status->Describe() + ")";
+  }
+  if (stop_requested && stop_requested()) result.interrupted = true;
+  return result;
+}
+
+}  // namespace ib::orchestrate
