@@ -1,0 +1,117 @@
+// One run's results, built from its events: the record behind `results/<run_id>.json`.
+//
+//   ib::results::StreamAggregator aggregator({});
+//   for (auto& event : events)
+//     for (RunRecord& run : aggregator.Add(std::move(event))) Save(run);
+//   for (RunRecord& run : aggregator.Finish("end of stream")) Save(run);   // partial runs
+//
+// A run is the set of events sharing a run_id (one sweep iteration). It ends on its
+// `phase iteration_done` (completed, or partial when ib-load stopped early), `phase done`
+// (completed) or `phase failed` (failed); Finish() ends the others as partial. Runs that carry
+// neither an execution phase, a request nor a GPU sample (only provisioning phases or logs) make
+// no file. Warmup requests are kept apart and out of every aggregate. docs/results-format.md
+// documents the file and docs/metrics.md every number in `summary`.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/events/events.h"
+
+namespace ib::results {
+
+// Version of docs/metrics.md that the summary's numbers follow.
+inline constexpr int kDefinitionsVersion = 1;
+
+struct Slos {  // goodput: a successful request is good when it meets every SLO that is set
+  std::optional<double> ttft_ms;
+  std::optional<double> tpot_ms;
+  std::optional<double> e2e_latency_ms;
+  bool any() const { return ttft_ms || tpot_ms || e2e_latency_ms; }
+};
+
+struct AggregateOptions {
+  // Used when the run's execution phase carries no experiment.metrics.percentiles / goodput.
+  std::vector<double> percentiles = {50, 90, 95, 99};
+  Slos slos;
+};
+
+struct RunRecord {
+  std::string run_id;
+  std::string status;       // completed | partial | failed
+  std::string stop_reason;  // why a partial or failed run stopped; empty otherwise
+  nlohmann::json experiment = nullptr;  // the resolved config, when the stream carried one
+  nlohmann::json metadata = nlohmann::json::object();
+  nlohmann::json summary = nlohmann::json::object();
+  std::vector<events::RequestComplete> requests;         // by request_index
+  std::vector<events::RequestComplete> warmup_requests;  // by request_index
+  std::vector<events::GpuSample> gpu_samples;            // as received
+  nlohmann::json gpu_metrics = nullptr;  // {framework, sample_interval_ms, total_scrapes,
+                                         //  scrape_errors} when samples exist; time_series is
+                                         //  written from gpu_samples
+  std::string output_dir_hint;  // experiment.metrics.output_dir, when set
+};
+
+// Collects the events of one run.
+class RunAccumulator {
+ public:
+  explicit RunAccumulator(std::string run_id);
+
+  // Takes any event of this run (others are the caller's business). Returns true when the event
+  // ends the run.
+  bool Add(events::Event&& event);
+  // True once the run has something worth a results file.
+  bool has_content() const { return saw_execution_ || !requests_.empty() || !samples_.empty(); }
+  // Builds the record. `interrupted` (non-empty) marks a run that never ended as partial.
+  RunRecord Finish(const AggregateOptions& options, const std::string& interrupted = "") &&;
+
+ private:
+  void AddPhase(const events::Phase& phase);
+  std::string run_id_;
+  std::vector<events::RequestComplete> requests_;  // warmup ones included
+  std::vector<events::GpuSample> samples_;
+  nlohmann::json execution_ = nlohmann::json::object();  // data of `phase execution`
+  nlohmann::json context_ = nlohmann::json::object();    // data of the other phases, merged
+  nlohmann::json end_ = nullptr;                          // data of the ending phase
+  std::string end_phase_;
+  bool saw_execution_ = false;
+  int64_t scrape_errors_ = 0;
+  std::string first_seen_;  // wall clock when the first event arrived
+};
+
+// Groups a stream's events by run_id and finishes runs as they end.
+class StreamAggregator {
+ public:
+  explicit StreamAggregator(AggregateOptions options) : options_(std::move(options)) {}
+  // Returns the runs this event finished (usually none).
+  std::vector<RunRecord> Add(events::Event&& event);
+  // Ends every open run that has content as partial with this reason (EOF, a signal).
+  std::vector<RunRecord> Finish(const std::string& stop_reason);
+  // Events that arrived for runs already finished (ignored for aggregation).
+  int64_t late_events() const { return late_events_; }
+
+ private:
+  AggregateOptions options_;
+  std::map<std::string, RunAccumulator> open_;
+  std::set<std::string> finished_;
+  int64_t late_events_ = 0;
+};
+
+// Every run in a finished sequence of events (for streams that arrive without ib-aggregate,
+// e.g. a capture replayed by ib-dash). Runs that never ended are partial with stop_reason
+// "end of stream before the run finished".
+std::vector<RunRecord> BuildRuns(std::vector<events::Event> events,
+                                 const AggregateOptions& options = {});
+
+// The summary object (docs/metrics.md) over a run's requests and samples. Exposed for tests.
+nlohmann::json Summarize(const std::vector<events::RequestComplete>& requests,
+                         const std::vector<events::GpuSample>& samples, double duration_s,
+                         int64_t scrape_errors, const std::vector<double>& percentiles,
+                         const Slos& slos);
+
+}  // namespace ib::results

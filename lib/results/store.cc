@@ -1,0 +1,325 @@
+#include "lib/results/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "lib/results/clock.h"
+#include "lib/results/file.h"
+
+namespace ib::results {
+namespace {
+
+using nlohmann::json;
+
+const json& At(const json& obj, const char* key) {
+  static const json kNull = nullptr;
+  if (!obj.is_object()) return kNull;
+  auto it = obj.find(key);
+  return it == obj.end() ? kNull : *it;
+}
+
+json FirstOf(std::initializer_list<const json*> values) {
+  for (const json* v : values) {
+    if (!v->is_null()) return *v;
+  }
+  return nullptr;
+}
+
+std::string RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) return "";
+  return buf;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+// The original tool wrote NaN/Infinity as bare tokens (invalid JSON); read them as null.
+std::string NullNonFiniteTokens(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out.push_back(text[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (text.compare(i, 3, "NaN") == 0) {
+      out.append("null");
+      i += 2;
+    } else if (text.compare(i, 9, "-Infinity") == 0) {
+      out.append("null");
+      i += 8;
+    } else if (text.compare(i, 8, "Infinity") == 0) {
+      out.append("null");
+      i += 7;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool ReadWholeFile(const std::string& path, std::string* text, std::string* error) {
+  // O_NONBLOCK: a FIFO named *.json must not hang a listing.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *error = std::string("cannot open: ") + std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *error = "not a regular file";
+    return false;
+  }
+  text->clear();
+  text->reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text->append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      *error = std::string("cannot read: ") + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+  }
+  ::close(fd);
+  return true;
+}
+
+json Parse(const std::string& text, bool headers_only) {
+  if (!headers_only) return json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json::parser_callback_t skip_bulk = [](int depth, json::parse_event_t event, json& parsed) {
+    if (event != json::parse_event_t::key || !parsed.is_string()) return true;
+    const auto& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) return key != "requests" && key != "warmup_requests";
+    if (depth == 2) return key != "time_series";
+    return true;
+  };
+  return json::parse(text, skip_bulk, /*allow_exceptions=*/false);
+}
+
+std::string MtimeIso(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return FormatIsoMs(static_cast<int64_t>(st.st_mtime) * 1000);
+}
+
+// Confines `path` to `dir`: its real path (symlinks resolved) must lie inside dir's.
+bool InsideDir(const std::string& real_dir, const std::string& path, std::string* error) {
+  std::string real = RealPath(path);
+  if (real.empty()) {
+    *error = std::string("cannot resolve: ") + std::strerror(errno);
+    return false;
+  }
+  if (real_dir.empty() || real.compare(0, real_dir.size() + 1, real_dir + "/") != 0) {
+    *error = "points outside the results directory";
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> JsonStems(const std::string& dir) {
+  std::vector<std::string> stems;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return stems;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.empty() || name[0] == '.' || !EndsWith(name, ".json") || name.size() == 5) continue;
+    stems.push_back(name.substr(0, name.size() - 5));
+  }
+  ::closedir(d);
+  std::sort(stems.begin(), stems.end());
+  return stems;
+}
+
+}  // namespace
+
+json ToJson(const ListItem& item) {
+  return {{"run_id", item.run_id},
+          {"status", item.status},
+          {"framework", item.framework},
+          {"model", item.model},
+          {"gpu_type", item.gpu_type},
+          {"gpu_count", item.gpu_count},
+          {"started_at", item.started_at},
+          {"finished_at", item.finished_at},
+          {"total_requests", item.total_requests},
+          {"successful_requests", item.successful_requests},
+          {"ttft_p50_ms", item.ttft_p50_ms},
+          {"tokens_per_second", item.tokens_per_second},
+          {"readable", item.readable},
+          {"error", item.readable ? json(nullptr) : json(item.error)}};
+}
+
+ListItem ItemFromResults(const json& r, const std::string& path) {
+  ListItem item;
+  item.path = path;
+  const json& id = At(r, "run_id");
+  if (!r.is_object() || !id.is_string()) {
+    item.error = r.is_object() ? "no run_id" : "not a JSON object";
+    return item;
+  }
+  item.readable = true;
+  item.run_id = id.get<std::string>();
+  const json& status = At(r, "status");
+  item.status = status.is_string() ? status.get<std::string>() : "unknown";
+  const json& meta = At(r, "metadata");
+  const json& exp = At(r, "experiment");
+  const json& infra = At(exp, "infrastructure");
+  const json& summary = At(r, "summary");
+  item.framework = FirstOf({&At(meta, "framework"), &At(exp, "framework")});
+  item.model = FirstOf({&At(meta, "model"), &At(At(exp, "model"), "name")});
+  item.gpu_type = FirstOf({&At(meta, "gpu_type"), &At(infra, "gpu_type")});
+  item.gpu_count = FirstOf({&At(meta, "gpu_count"), &At(infra, "gpu_count")});
+  item.started_at = At(meta, "started_at");
+  item.finished_at = At(meta, "finished_at");
+  item.total_requests = At(summary, "total_requests");
+  item.successful_requests = At(summary, "successful_requests");
+  item.ttft_p50_ms = At(At(summary, "ttft"), "p50");
+  item.tokens_per_second = At(summary, "tokens_per_second");
+  return item;
+}
+
+ReadOutcome ReadResultsFile(const std::string& path, bool headers_only) {
+  ReadOutcome out;
+  std::string text;
+  if (!ReadWholeFile(path, &text, &out.error)) return out;
+  json j = Parse(text, headers_only);
+  if (j.is_discarded()) {
+    j = Parse(NullNonFiniteTokens(text), headers_only);
+    if (j.is_discarded()) {
+      out.error = "not valid JSON";
+      return out;
+    }
+  }
+  if (!j.is_object()) {
+    out.error = "not a JSON object";
+    return out;
+  }
+  out.data = std::move(j);
+  return out;
+}
+
+std::vector<ListItem> ListRuns(const std::string& dir) {
+  std::vector<ListItem> items;
+  std::vector<std::string> sort_keys;
+  std::string real_dir = RealPath(dir);
+  for (const std::string& stem : JsonStems(dir)) {
+    std::string path = JoinPath(dir, stem + ".json");
+    ListItem item;
+    if (!IsSafeRunId(stem)) {
+      item.error = "file name is not a valid run id";
+    } else if (InsideDir(real_dir, path, &item.error)) {
+      ReadOutcome read = ReadResultsFile(path, /*headers_only=*/true);
+      if (read.data) {
+        item = ItemFromResults(*read.data, path);
+      } else {
+        item.error = read.error;
+      }
+    }
+    item.path = path;
+    if (!item.readable) {
+      item.run_id = stem;
+      item.status = "unreadable";
+    }
+    items.push_back(std::move(item));
+  }
+  // Dated runs first, newest first; then the rest (unreadable files) by modification time.
+  auto key = [](const ListItem& item) {
+    if (item.started_at.is_string()) return "1" + item.started_at.get<std::string>();
+    return "0" + MtimeIso(item.path);
+  };
+  std::vector<std::pair<std::string, std::size_t>> order;
+  for (std::size_t i = 0; i < items.size(); ++i) order.emplace_back(key(items[i]), i);
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return items[a.second].run_id > items[b.second].run_id;
+  });
+  std::vector<ListItem> sorted;
+  sorted.reserve(items.size());
+  for (const auto& [k, i] : order) sorted.push_back(std::move(items[i]));
+  return sorted;
+}
+
+FoundRun FindRun(const std::string& dir, const std::string& id_in) {
+  FoundRun found;
+  std::string id = EndsWith(id_in, ".json") ? id_in.substr(0, id_in.size() - 5) : id_in;
+  if (!IsSafeRunId(id)) {
+    found.status = FindStatus::kBadId;
+    found.error = "invalid run id '" + id_in +
+                  "': use letters, digits, '.', '_' and '-' only (no paths)";
+    return found;
+  }
+  std::vector<std::string> stems = JsonStems(dir);
+  std::vector<std::string> matches;
+  if (std::find(stems.begin(), stems.end(), id) != stems.end()) {
+    matches = {id};
+  } else {
+    for (const auto& stem : stems) {
+      if (stem.find(id) != std::string::npos && IsSafeRunId(stem)) matches.push_back(stem);
+    }
+  }
+  if (matches.empty()) {
+    found.error = "No result found for '" + id + "' in " + dir;
+    return found;
+  }
+  if (matches.size() > 1) {
+    found.status = FindStatus::kAmbiguous;
+    found.matches = matches;
+    found.error = "Ambiguous run ID '" + id + "' — matches: ";
+    for (std::size_t i = 0; i < matches.size(); ++i) found.error += (i ? ", " : "") + matches[i];
+    return found;
+  }
+  found.run_id = matches[0];
+  found.path = JoinPath(dir, matches[0] + ".json");
+  std::string why;
+  if (!InsideDir(RealPath(dir), found.path, &why)) {
+    found.status = FindStatus::kUnreadable;
+    found.error = found.path + ": " + why;
+    return found;
+  }
+  found.status = FindStatus::kFound;
+  return found;
+}
+
+FoundRun LoadRun(const std::string& dir, const std::string& id) {
+  FoundRun found = FindRun(dir, id);
+  if (!found.ok()) return found;
+  ReadOutcome read = ReadResultsFile(found.path);
+  if (!read.data) {
+    found.status = FindStatus::kUnreadable;
+    found.error = found.path + ": " + read.error;
+    return found;
+  }
+  found.data = std::move(*read.data);
+  return found;
+}
+
+}  // namespace ib::results

@@ -1,0 +1,42 @@
+// Descriptive statistics for latency samples, with the original tool's percentile rule.
+//
+//   std::vector<double> ttfts = ...;
+//   if (auto d = ib::stats::Describe(ttfts, {50, 90, 95, 99})) use(d->mean, d->Percentile(99));
+//
+// Percentiles use numpy's default "linear" method (index = p/100 * (n-1), interpolating between
+// the two neighbours), so 1..100 gives p50 = 50.5 and p95 = 95.05 as the original tool did.
+// std is the population standard deviation (numpy's default ddof = 0, as vLLM reports it).
+// Non-finite inputs are dropped, so a NaN never reaches a summary.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ib::stats {
+
+// p in [0, 100] over values sorted ascending (non-empty). Values outside [0, 100] are clamped.
+double PercentileOfSorted(const std::vector<double>& sorted, double p);
+
+struct Distribution {
+  int64_t count = 0;
+  double mean = 0;
+  double std = 0;
+  double min = 0;
+  double max = 0;
+  std::vector<std::pair<double, double>> percentiles;  // (p, value) in the order asked
+  // The value for p, or nullopt when p was not asked for.
+  std::optional<double> Percentile(double p) const;
+};
+
+// Sorts `values` in place (taking it by value lets callers move big vectors in). nullopt when
+// no finite value remains.
+std::optional<Distribution> Describe(std::vector<double> values,
+                                     const std::vector<double>& percentiles);
+
+// "p50", "p99.9": the key a percentile gets in results files and summaries.
+std::string PercentileKey(double p);
+
+}  // namespace ib::stats
