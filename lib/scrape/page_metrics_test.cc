@@ -1,0 +1,290 @@
+#include "lib/scrape/page_metrics.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "lib/scrape/gpu_summary.h"
+#include "lib/scrape/sample_builder.h"
+
+namespace ib::scrape {
+namespace {
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in("lib/prom/testdata/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+PageMetrics Extract(Framework fw, const std::string& text, std::string model = "") {
+  PageExtractor extractor(fw, std::move(model));
+  prom::TextParser parser;
+  extractor.Reset();
+  prom::ParseReport report = parser.Parse(text, extractor);
+  EXPECT_TRUE(report.ok()) << text;
+  return extractor.metrics();
+}
+
+double CounterSum(const CounterValue& c) {
+  double sum = 0;
+  for (std::size_t i = 0; i < c.series.size(); ++i) sum += c.series.value(i);
+  return sum;
+}
+
+// ---- Mapping of the real pages ----
+
+TEST(PageMetrics, VllmV1IdlePage) {
+  PageMetrics m = Extract(Framework::kVllm, Fixture("vllm-v1-idle-qwen1.5-0.5b-chat.txt"));
+  EXPECT_TRUE(m.saw_vllm);
+  EXPECT_FALSE(m.saw_sglang);
+  EXPECT_EQ(DetectFramework(m), Framework::kVllm);
+  EXPECT_EQ(m.kv_cache_usage.Mean(), 0.0);
+  EXPECT_EQ(m.kv_cache_usage.priority, 0);
+  EXPECT_EQ(m.running.Sum(), 0.0);
+  EXPECT_EQ(m.waiting.Sum(), 0.0);
+  ASSERT_EQ(m.prefix_queries.series.size(), 1u);
+  EXPECT_EQ(m.prefix_queries.series.key(0), "engine=\"0\",model_name=\"Qwen/Qwen1.5-0.5B-Chat\"");
+  EXPECT_EQ(m.prefix_hits.series.size(), 1u);  // not the _created companion
+  EXPECT_EQ(m.preemptions.series.size(), 1u);
+  EXPECT_EQ(m.generation_tokens.series.size(), 1u);
+  EXPECT_EQ(m.hit_rate_gauge.Mean(), std::nullopt);
+  EXPECT_EQ(m.models, (std::vector<std::string>{"Qwen/Qwen1.5-0.5B-Chat"}));
+  EXPECT_EQ(m.mapped_samples, 8);
+
+  SampleBuilder builder("r");
+  events::GpuSample s = builder.Build(m, 0.25, 3.5);
+  EXPECT_EQ(s.run_id, "r");
+  EXPECT_EQ(s.t_s, 0.25);
+  EXPECT_EQ(s.scrape_ms, 3.5);
+  EXPECT_EQ(s.kv_cache_usage_frac, 0.0);
+  EXPECT_EQ(s.generation_tokens_total, 0.0);
+  EXPECT_EQ(s.generation_tokens_per_s, std::nullopt);  // no rate from one sample
+  EXPECT_EQ(s.prefix_cache_hit_rate_frac, std::nullopt);  // no query in the run yet
+}
+
+TEST(PageMetrics, VllmV0NamesFallBack) {
+  PageMetrics m = Extract(Framework::kVllm, Fixture("vllm-v0-0.5-opt-125m.txt"));
+  EXPECT_EQ(m.kv_cache_usage.Mean(), 0.0);
+  EXPECT_EQ(m.kv_cache_usage.priority, 1);  // gpu_cache_usage_perc
+  EXPECT_EQ(CounterSum(m.prompt_tokens), 5.0);
+  EXPECT_EQ(CounterSum(m.generation_tokens), 7.0);
+  EXPECT_EQ(m.generation_rate_gauge.Sum(), 0.0);
+  EXPECT_EQ(m.prompt_rate_gauge.Sum(), 0.0);
+  EXPECT_FALSE(m.prefix_hits.present());
+  EXPECT_EQ(m.hit_rate_gauge.Mean(), std::nullopt);  // added in V0 0.5.5, after this capture
+}
+
+TEST(PageMetrics, VllmV0HitRateGauge) {
+  PageMetrics m = Extract(Framework::kVllm,
+                          "vllm:gpu_prefix_cache_hit_rate{model_name=\"m\"} 0.25\n"
+                          "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.5\n");
+  SampleBuilder builder("r");
+  events::GpuSample s = builder.Build(m, 1, 1);
+  EXPECT_EQ(s.prefix_cache_hit_rate_frac, 0.25);
+  EXPECT_EQ(s.kv_cache_usage_frac, 0.5);
+}
+
+TEST(PageMetrics, Vllm010PrefersNewCountersOverDeprecated) {
+  PageMetrics m = Extract(Framework::kVllm, Fixture("vllm-v1-0.10.0-glm-4.5-excerpt.txt"));
+  EXPECT_EQ(m.kv_cache_usage.Mean(), 9.75010481363281e-06);
+  EXPECT_EQ(CounterSum(m.prefix_queries), 32.0);
+  EXPECT_EQ(m.prefix_queries.priority, 0);
+  EXPECT_EQ(m.prefix_hits.priority, 1);  // only the deprecated one is in the excerpt
+  // Both names on one page, deprecated first: the preferred one replaces it, never adds to it.
+  PageMetrics both = Extract(Framework::kVllm,
+                             "vllm:gpu_prefix_cache_hits_total{engine=\"0\"} 7\n"
+                             "vllm:prefix_cache_hits_total{engine=\"0\"} 9\n"
+                             "vllm:gpu_prefix_cache_hits_total{engine=\"1\"} 7\n");
+  EXPECT_EQ(CounterSum(both.prefix_hits), 9.0);
+}
+
+TEST(PageMetrics, SglangDocsPage) {
+  PageMetrics m = Extract(Framework::kSglang, Fixture("sglang-docs-llama-3.1-8b.txt"));
+  EXPECT_EQ(DetectFramework(m), Framework::kSglang);
+  EXPECT_EQ(m.kv_cache_usage.Mean(), 0.28);
+  EXPECT_EQ(m.running.Sum(), 162.0);
+  EXPECT_EQ(m.waiting.Sum(), 2826.0);
+  EXPECT_EQ(m.hit_rate_gauge.Mean(), 0.007507552643049313);
+  EXPECT_EQ(m.generation_rate_gauge.Sum(), 86.50814177726902);
+  EXPECT_EQ(CounterSum(m.prompt_tokens), 8.128902e+06);
+  EXPECT_EQ(CounterSum(m.generation_tokens), 7.557572e+06);
+  SampleBuilder builder("r");
+  events::GpuSample s = builder.Build(m, 0, 1);
+  EXPECT_EQ(s.prefix_cache_hit_rate_frac, 0.007507552643049313);  // the gauge
+  EXPECT_EQ(s.running_requests, 162.0);
+}
+
+TEST(PageMetrics, SglangDpRanksAreSummed) {
+  PageMetrics m = Extract(Framework::kSglang, Fixture("sglang-dp-attention-deepseek-r1-excerpt.txt"));
+  EXPECT_EQ(m.generation_rate_gauge.count, 7);  // tp_rank != 0, but each is its own DP rank
+  EXPECT_DOUBLE_EQ(*m.generation_rate_gauge.Sum(), 565.9856781963813);
+  EXPECT_EQ(m.waiting.Sum(), 0.0);
+  EXPECT_EQ(m.waiting.count, 2);
+}
+
+TEST(PageMetrics, SglangEngineTypeLabels) {
+  PageMetrics m = Extract(Framework::kSglang, Fixture("sglang-0.5.1-engine-type-labels-excerpt.txt"));
+  EXPECT_EQ(m.running.Sum(), 1.0);
+  EXPECT_EQ(m.kv_cache_usage.Mean(), 0.0);
+  EXPECT_EQ(m.generation_rate_gauge.Sum(), 0.8371284457403783);
+}
+
+TEST(PageMetrics, ReplicatedRanksAreSkipped) {
+  PageMetrics m = Extract(Framework::kSglang,
+                          "sglang:num_running_reqs{tp_rank=\"0\",pp_rank=\"0\"} 4\n"
+                          "sglang:num_running_reqs{tp_rank=\"1\",pp_rank=\"0\"} 4\n"
+                          "sglang:num_running_reqs{tp_rank=\"0\",pp_rank=\"1\"} 4\n");
+  EXPECT_EQ(m.running.Sum(), 4.0);
+}
+
+TEST(PageMetrics, EnginesSummedFractionsAveraged) {
+  PageMetrics m = Extract(Framework::kVllm,
+                          "vllm:kv_cache_usage_perc{engine=\"0\"} 0.2\n"
+                          "vllm:kv_cache_usage_perc{engine=\"1\"} 0.6\n"
+                          "vllm:num_requests_running{engine=\"0\"} 3\n"
+                          "vllm:num_requests_running{engine=\"1\"} 5\n"
+                          "vllm:num_requests_waiting{engine=\"1\"} NaN\n");
+  EXPECT_DOUBLE_EQ(*m.kv_cache_usage.Mean(), 0.4);
+  EXPECT_EQ(m.running.Sum(), 8.0);
+  EXPECT_EQ(m.waiting.Sum(), std::nullopt);  // NaN is missing, not a number
+}
+
+TEST(PageMetrics, ModelFilterKeepsOneModel) {
+  const std::string page =
+      "vllm:num_requests_running{model_name=\"a\"} 3\n"
+      "vllm:num_requests_running{model_name=\"b\"} 5\n"
+      "vllm:kv_cache_usage_perc 0.5\n";
+  PageMetrics all = Extract(Framework::kVllm, page);
+  EXPECT_EQ(all.running.Sum(), 8.0);
+  EXPECT_EQ(all.models, (std::vector<std::string>{"a", "b"}));
+  PageMetrics b = Extract(Framework::kVllm, page, "b");
+  EXPECT_EQ(b.running.Sum(), 5.0);
+  EXPECT_EQ(b.kv_cache_usage.Mean(), 0.5);  // a series without model_name still counts
+}
+
+TEST(PageMetrics, FrameworkMismatchMapsNothing) {
+  PageMetrics m = Extract(Framework::kSglang, Fixture("vllm-v1-idle-qwen1.5-0.5b-chat.txt"));
+  EXPECT_EQ(m.mapped_samples, 0);
+  EXPECT_TRUE(m.saw_vllm);
+  PageMetrics neither = Extract(Framework::kAuto, "process_open_fds 3\n");
+  EXPECT_EQ(DetectFramework(neither), std::nullopt);
+  PageMetrics underscore = Extract(Framework::kVllm, "vllm_num_requests_running 2\n");
+  EXPECT_EQ(underscore.running.Sum(), 2.0);
+}
+
+TEST(PageMetrics, ParseFramework) {
+  EXPECT_EQ(ParseFramework("vllm"), Framework::kVllm);
+  EXPECT_EQ(ParseFramework("sglang"), Framework::kSglang);
+  EXPECT_EQ(ParseFramework("auto"), Framework::kAuto);
+  EXPECT_EQ(ParseFramework("tgi"), std::nullopt);
+}
+
+// ---- Run deltas, rates, resets ----
+
+std::string VllmPage(double gen0, double gen1, double hits, double queries, double kv = 0.5) {
+  std::ostringstream o;
+  o << "vllm:generation_tokens_total{engine=\"0\"} " << gen0 << "\n"
+    << "vllm:generation_tokens_total{engine=\"1\"} " << gen1 << "\n"
+    << "vllm:prefix_cache_hits_total{engine=\"0\"} " << hits << "\n"
+    << "vllm:prefix_cache_queries_total{engine=\"0\"} " << queries << "\n"
+    << "vllm:kv_cache_usage_perc{engine=\"0\"} " << kv << "\n";
+  return o.str();
+}
+
+TEST(SampleBuilder, DeltasRatesAndResetsPerSeries) {
+  SampleBuilder b("r");
+  events::GpuSample s1 = b.Build(Extract(Framework::kVllm, VllmPage(100, 50, 200, 1000)), 10.0, 1);
+  EXPECT_EQ(s1.generation_tokens_total, 0.0);
+  EXPECT_EQ(s1.prefix_cache_hits_total, 0.0);
+  EXPECT_EQ(s1.generation_tokens_per_s, std::nullopt);
+  EXPECT_EQ(s1.prefix_cache_hit_rate_frac, std::nullopt);
+
+  events::GpuSample s2 = b.Build(Extract(Framework::kVllm, VllmPage(150, 60, 250, 1100)), 10.5, 1);
+  EXPECT_EQ(s2.generation_tokens_total, 60.0);
+  EXPECT_EQ(s2.generation_tokens_per_s, 120.0);
+  EXPECT_EQ(s2.prefix_cache_hits_total, 50.0);
+  EXPECT_EQ(s2.prefix_cache_queries_total, 100.0);
+  EXPECT_EQ(s2.prefix_cache_hit_rate_frac, 0.5);
+  EXPECT_EQ(b.resets(), 0);
+
+  // Engine 0 restarted (150 -> 10) while engine 1 went on (60 -> 70): +10 +10.
+  events::GpuSample s3 = b.Build(Extract(Framework::kVllm, VllmPage(10, 70, 250, 1300)), 11.0, 1);
+  EXPECT_EQ(s3.generation_tokens_total, 80.0);
+  EXPECT_EQ(s3.generation_tokens_per_s, 40.0);
+  EXPECT_EQ(b.resets(), 1);
+  EXPECT_NE(b.last_resets().find("generation_tokens_total{engine=\"0\"}"), std::string::npos);
+  EXPECT_DOUBLE_EQ(*s3.prefix_cache_hit_rate_frac, 50.0 / 300.0);  // over the run so far
+
+  // The counter missing from a page is null there, and picks up where it was on the next.
+  events::GpuSample s4 = b.Build(Extract(Framework::kVllm, "vllm:kv_cache_usage_perc NaN\n"), 11.5, 1);
+  EXPECT_EQ(s4.generation_tokens_total, std::nullopt);
+  EXPECT_EQ(s4.generation_tokens_per_s, std::nullopt);
+  EXPECT_EQ(s4.kv_cache_usage_frac, std::nullopt);
+  EXPECT_EQ(s4.prefix_cache_hit_rate_frac, std::nullopt);
+  events::GpuSample s5 = b.Build(Extract(Framework::kVllm, VllmPage(30, 70, 250, 1300)), 12.0, 1);
+  EXPECT_EQ(s5.generation_tokens_total, 100.0);
+  EXPECT_EQ(s5.generation_tokens_per_s, 20.0);  // 20 tokens over 1 s since the last showing
+  EXPECT_EQ(b.resets(), 1);
+}
+
+TEST(SampleBuilder, SeriesBornDuringTheRunCountsFromZero) {
+  SampleBuilder b("r");
+  b.Build(Extract(Framework::kVllm, "vllm:generation_tokens_total{engine=\"0\"} 5\n"), 0, 1);
+  events::GpuSample s = b.Build(Extract(Framework::kVllm,
+                                        "vllm:generation_tokens_total{engine=\"0\"} 5\n"
+                                        "vllm:generation_tokens_total{engine=\"1\"} 8\n"),
+                                2, 1);
+  EXPECT_EQ(s.generation_tokens_total, 8.0);
+  EXPECT_EQ(s.generation_tokens_per_s, 4.0);
+}
+
+TEST(SampleBuilder, GaugeThroughputWhenNoCounter) {
+  SampleBuilder b("r");
+  events::GpuSample s = b.Build(Extract(Framework::kSglang, "sglang:gen_throughput 86.5\n"), 0, 1);
+  EXPECT_EQ(s.generation_tokens_per_s, 86.5);
+  EXPECT_EQ(s.generation_tokens_total, std::nullopt);
+}
+
+TEST(SampleBuilder, SerializesNullsNeverNaN) {
+  SampleBuilder b("r");
+  events::GpuSample s = b.Build(Extract(Framework::kVllm, "vllm:kv_cache_usage_perc NaN\n"), 1, std::nullopt);
+  std::string line = events::Serialize(s);
+  EXPECT_EQ(line.find("NaN"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"kv_cache_usage_frac\":null"), std::string::npos) << line;
+}
+
+// ---- Summary ----
+
+TEST(GpuSummary, PeaksMeansAndRunHitRate) {
+  SampleBuilder b("r");
+  std::vector<events::GpuSample> samples;
+  samples.push_back(b.Build(Extract(Framework::kVllm, VllmPage(100, 0, 0, 0, 0.2)), 0, 1));
+  samples.push_back(b.Build(Extract(Framework::kVllm, VllmPage(200, 0, 30, 100, 0.6)), 1, 1));
+  samples.push_back(b.Build(Extract(Framework::kVllm, VllmPage(400, 0, 60, 200, 0.4)), 2, 1));
+  samples.push_back(b.Build(Extract(Framework::kVllm, "up 1\n"), 3, 1));  // all null
+  GpuSummary s = SummarizeSamples(samples);
+  EXPECT_EQ(s.samples, 4);
+  EXPECT_DOUBLE_EQ(*s.kv_cache_usage_peak_frac, 0.6);
+  EXPECT_DOUBLE_EQ(*s.kv_cache_usage_mean_frac, 0.4);
+  EXPECT_EQ(s.prefix_cache_hit_rate_frac, 0.3);
+  EXPECT_EQ(s.generation_tokens_per_s, 150.0);  // 300 tokens over 2 s
+  EXPECT_EQ(s.running_requests_mean, std::nullopt);
+
+  std::vector<events::GpuSample> sglang;
+  SampleBuilder g("g");
+  sglang.push_back(g.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.2\nsglang:num_running_reqs 2\n"), 0, 1));
+  sglang.push_back(g.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.4\nsglang:num_running_reqs 6\n"), 1, 1));
+  GpuSummary gs = SummarizeSamples(sglang);
+  EXPECT_DOUBLE_EQ(*gs.prefix_cache_hit_rate_frac, 0.3);
+  EXPECT_EQ(gs.running_requests_peak, 6.0);
+  EXPECT_EQ(gs.running_requests_mean, 4.0);
+  EXPECT_EQ(SummarizeSamples({}).kv_cache_usage_peak_frac, std::nullopt);
+}
+
+}  // namespace
+}  // namespace ib::scrape
