@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -136,6 +137,11 @@ int main(int argc, char** argv) {
       value = argv[++i];
     }
     args[key] = value;
+  }
+  // Defaults from the environment, for runs started through ib-run (which passes its own flags).
+  for (const auto& [env, key] : {std::pair{"IB_FAKE_REQUESTS", "requests"}, {"IB_FAKE_DELAY_MS", "delay-ms"},
+                                 {"IB_FAKE_CRASH_AFTER", "crash-after"}}) {
+    if (const char* v = std::getenv(env); v && !args.count(key)) args[key] = v;
   }
   std::string role = argv[0];
   if (auto slash = role.rfind('/'); slash != std::string::npos) role = role.substr(slash + 1);

@@ -1,0 +1,101 @@
+// ib-run --dry-run: what a run would do, without starting anything.
+#include <sstream>
+
+#include "lib/config/config.h"
+#include "lib/orchestrate/run.h"
+
+namespace ib::orchestrate {
+namespace {
+
+void Row(std::ostream& out, const std::string& name, const std::string& value) {
+  out << "  " << name << std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') << value << "\n";
+}
+
+std::string Num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string Params(const nlohmann::json& params) {
+  std::string out;
+  for (const auto& [k, v] : params.items()) out += (out.empty() ? "" : ", ") + k + "=" + v.dump();
+  return out;
+}
+
+int64_t Warmup(const config::ExperimentConfig& c) { return c.workload.warmup_requests; }
+
+void Describe(const config::ExperimentConfig& c, const RunOptions& o, std::ostream& out) {
+  const auto& w = c.workload;
+  out << "Experiment: " << c.name << "\n";
+  Row(out, "Config", c.source_file);
+  if (c.description) Row(out, "Description", *c.description);
+  Row(out, "Model", c.model.name);
+  if (c.model.quantization) Row(out, "Quantization", *c.model.quantization);
+  Row(out, "Framework", c.framework);
+  const auto& infra = c.infrastructure;
+  if (!o.server_url.empty()) {
+    Row(out, "Server", o.server_url + " (no provisioning)");
+  } else if (infra.provider == "local") {
+    Row(out, "Provider", "local: ib-sim preset " + infra.sim.preset + ", speed " +
+                             Num(infra.sim.speed) + "x, load " + Num(infra.sim.load_time_s) + " s");
+  } else {
+    Row(out, "Provider", "runpod (" + infra.cloud_type + ")");
+  }
+  Row(out, "GPU", infra.gpu_type + " x" + std::to_string(infra.gpu_count));
+  Row(out, "Workload", w.type);
+  if (w.type == "multi_turn" && w.conversation) {
+    Row(out, "Conversations", std::to_string(w.requests.count));
+    Row(out, "Turns", std::to_string(w.conversation->turns));
+  }
+  Row(out, "Requests", std::to_string(c.TotalRequests()) + " per iteration" +
+                           (Warmup(c) > 0 ? " (+" + std::to_string(Warmup(c)) + " warmup)" : ""));
+  if (w.batch_size) Row(out, "Batch size", std::to_string(*w.batch_size));
+  if (w.concurrency) Row(out, "Concurrency", std::to_string(*w.concurrency));
+  if (w.request_rate) Row(out, "Request rate", Num(*w.request_rate) + "/s (" + w.arrival + ")");
+  if (w.duration_s) Row(out, "Duration", Num(*w.duration_s) + " s");
+  if (!w.sweep.empty()) {
+    std::string axes;
+    std::size_t n = 1;
+    for (const auto& [field, values] : w.sweep) {
+      std::string list;
+      for (double v : values) list += (list.empty() ? "" : ", ") + Num(v);
+      axes += (axes.empty() ? "" : ", ") + field + "=[" + list + "]";
+      n *= values.size();
+    }
+    Row(out, "Sweep", std::to_string(n) + " iterations (" + axes + ")");
+  }
+  Row(out, "Prompts", w.requests.source.empty() ? "synthetic" : w.requests.source);
+  Row(out, "Output dir", o.output_dir.empty() ? c.metrics.output_dir : o.output_dir);
+}
+
+}  // namespace
+
+int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  auto loaded = config::LoadExperiment(o.config_path);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) err << d.Format("ib-run") << "\n";
+    return kExitUsage;
+  }
+  config::ExperimentConfig c = *loaded.config;
+  if (!o.name.empty()) c.name = o.name;
+  Describe(c, o, out);
+  auto iterations = config::ExpandSweep(c);
+  int64_t total = 0, warmup = 0;
+  out << "Iterations: " << iterations.size() << "\n";
+  for (const auto& it : iterations) {
+    int64_t n = it.config.TotalRequests();
+    total += n;
+    warmup += Warmup(it.config);
+    std::string params = Params(it.params);
+    out << "  " << it.index << "/" << it.total << "  " << it.name
+        << (params.empty() ? "" : "  (" + params + ")") << "  " << n << " requests\n";
+  }
+  out << "Total requests: " << total << (warmup > 0 ? " (+" + std::to_string(warmup) + " warmup)" : "")
+      << "\n";
+  out << "Resolved config:\n" << config::ToJson(c).dump(2) << "\n";
+  out << "Config is valid. Dry run complete.\n";
+  return kExitOk;
+}
+
+}  // namespace ib::orchestrate

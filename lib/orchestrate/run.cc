@@ -1,0 +1,505 @@
+#include "lib/orchestrate/run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "lib/config/config.h"
+#include "lib/events/events.h"
+#include "lib/events/stream.h"
+#include "lib/http/http.h"
+#include "lib/orchestrate/iteration.h"
+#include "lib/orchestrate/output.h"
+#include "lib/orchestrate/progress.h"
+#include "lib/orchestrate/signals.h"
+#include "lib/orchestrate/supervisor.h"
+#include "lib/orchestrate/tracker.h"
+#include "lib/proc/proc.h"
+
+namespace ib::orchestrate {
+namespace {
+
+namespace ev = ib::events;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kStopGraceMs = 2500;    // SIGTERM -> SIGKILL for ib-load and ib-scrape
+constexpr int kSummaryWaitMs = 60000;  // ib-aggregate writing one results file
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int64_t MonotonicNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+bool Stopping() { return StopSignals::Count() > 0; }
+bool Hurrying() { return StopSignals::Count() > 1; }
+
+// Where the server runs and what it costs: filled by the provisioning phase.
+struct Server {
+  std::string url;
+  std::string provider;  // local | runpod | external
+  std::optional<std::string> pod_id;
+  double cost_per_hr = 0;
+  std::optional<Supervisor::ChildId> child;  // ib-sim or ib-provision, when we started one
+  pid_t kept_pid = -1;                       // a --keep-server ib-sim outside the supervisor
+  std::string port_file;
+};
+
+class RunSession {
+ public:
+  RunSession(const RunOptions& o, config::ExperimentConfig config)
+      : o_(o), config_(std::move(config)), out_(o.write_stream ? o.out_fd : DevNull(), o.fifo_path),
+        agg_(out_) {}
+  ~RunSession() {
+    if (devnull_ >= 0) ::close(devnull_);
+  }
+
+  int Execute();
+
+ private:
+  int DevNull() {
+    devnull_ = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    return devnull_;
+  }
+  void Emit(const ev::Event& e) { agg_.Write(ev::Serialize(e)); }
+  void Log(const std::string& level, const std::string& message, const std::string& run_id = "") {
+    Emit(ev::MakeLog(run_id.empty() ? base_id_ : run_id, level, message, "ib-run"));
+  }
+  void EmitPhase(const std::string& run_id, const char* phase, nlohmann::json data) {
+    Emit(ev::Phase{run_id, phase, std::move(data)});
+  }
+  std::optional<std::string> Setup();
+  void ChooseRunIds();
+  bool Provision();
+  bool StartLocalServer();
+  bool StartPod();
+  bool WaitForHealth();
+  void WarnAboutWarmCache();
+  bool RunIterations();
+  void Cleanup();
+  std::vector<std::string> LoadArgv(const config::Iteration& it, const std::string& run_id,
+                                    int64_t t0_ns) const;
+
+  const RunOptions& o_;
+  config::ExperimentConfig config_;
+  int devnull_ = -1;
+  StreamOutput out_;
+  AggregateStage agg_;
+  ResultTracker tracker_;
+  std::unique_ptr<Progress> progress_;
+  Supervisor sup_;
+  Server server_;
+  std::vector<config::Iteration> iterations_;
+  std::string base_id_;
+  std::vector<std::string> run_ids_;
+  std::string output_dir_;
+  std::string failure_;
+  bool interrupted_ = false;
+  Clock::time_point start_ = Clock::now();
+};
+
+std::string Tool(const std::string& name) { return proc::FindTool(name); }
+
+std::optional<std::string> RunSession::Setup() {
+  output_dir_ = o_.output_dir.empty() ? config_.metrics.output_dir : o_.output_dir;
+  std::error_code ec;
+  fs::create_directories(output_dir_, ec);
+  if (ec) return "cannot create output directory " + output_dir_ + ": " + ec.message();
+  iterations_ = config::ExpandSweep(config_);
+  ChooseRunIds();
+  std::string error;
+  if (!out_.Open(&error)) return error;
+  out_.Observe([this](std::string_view line) { tracker_.Observe(line); });
+  if (o_.progress) {
+    progress_ = std::make_unique<Progress>(o_.err_fd);
+    out_.Observe([this](std::string_view line) { progress_->Observe(line); });
+  }
+  std::string aggregate = Tool("ib-aggregate");
+  if (aggregate.empty()) return "ib-aggregate not found (run scripts/build, or set IB_BIN_DIR)";
+  if (!agg_.Start({aggregate, "--output-dir", output_dir_}, &error)) return error;
+  sup_.WakeOn(StopSignals::WakeFd());
+  return std::nullopt;
+}
+
+void RunSession::ChooseRunIds() {
+  int64_t now = static_cast<int64_t>(::time(nullptr));
+  // A second run of the same name in the same second gets -2, -3...: results never collide.
+  for (int n = 1;; ++n) {
+    std::string suffix = n == 1 ? "" : "-" + std::to_string(n);
+    base_id_ = RunIdFor(config_.name, now) + suffix;
+    run_ids_.clear();
+    bool taken = false;
+    for (const auto& it : iterations_) {
+      run_ids_.push_back(RunIdFor(it.name, now) + suffix);
+      taken = taken || fs::exists(output_dir_ + "/" + run_ids_.back() + ".json");
+    }
+    if (!taken) return;
+  }
+}
+
+bool RunSession::StartLocalServer() {
+  std::string sim = Tool("ib-sim");
+  if (sim.empty()) {
+    failure_ = "ib-sim not found (run scripts/build, or set IB_BIN_DIR)";
+    return false;
+  }
+  char dir_template[] = "/tmp/ib-run-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) {
+    failure_ = "cannot create a temporary directory";
+    return false;
+  }
+  server_.port_file = std::string(dir) + "/port";
+  const auto& sim_opts = config_.infrastructure.sim;
+  proc::SpawnOptions spawn;
+  spawn.argv = {sim, "--port", "0", "--port-file", server_.port_file, "--framework",
+                config_.framework, "--model", config_.model.name, "--preset", sim_opts.preset,
+                "--speed", std::to_string(sim_opts.speed), "--seed", std::to_string(sim_opts.seed),
+                "--load-time-s", std::to_string(sim_opts.load_time_s)};
+  if (!o_.keep_server) spawn.argv.push_back("--die-with-parent");
+  spawn.argv.insert(spawn.argv.end(), sim_opts.args.begin(), sim_opts.args.end());
+  std::string error;
+  if (o_.keep_server) {
+    // Outlives ib-run: its own process group, output discarded, no parent-death signal.
+    spawn.pipe_stdout = false;
+    spawn.stdout_fd = spawn.stderr_fd = devnull_ >= 0 ? devnull_ : DevNull();
+    spawn.new_process_group = true;
+    spawn.die_with_parent = false;
+    auto child = proc::Spawn(spawn, &error);
+    if (child) server_.kept_pid = child->pid;
+  } else {
+    server_.child = sup_.Start(
+        "ib-sim", spawn, [this](Supervisor::ChildId, std::string line) { agg_.Write(line); },
+        &error);
+  }
+  if (!server_.child && server_.kept_pid < 0) {
+    failure_ = "cannot start ib-sim: " + error;
+    return false;
+  }
+  int port = 0;
+  auto read_port = [&] {
+    std::ifstream in(server_.port_file);
+    return static_cast<bool>(in >> port) && port > 0;
+  };
+  auto sim_gone = [&] {
+    if (server_.child) return sup_.Exited(*server_.child);
+    return proc::TryWait(server_.kept_pid).has_value();
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (!read_port()) {
+    if (Stopping()) return false;
+    if (sim_gone() || Clock::now() > deadline) {
+      failure_ = sim_gone() ? "ib-sim exited before it listened" : "ib-sim did not listen within 30 s";
+      return false;
+    }
+    sup_.Pump(20);
+  }
+  server_.url = "http://127.0.0.1:" + std::to_string(port);
+  return true;
+}
+
+bool RunSession::StartPod() {
+  std::string provision = Tool("ib-provision");
+  if (provision.empty()) {
+    failure_ = "ib-provision not found (run scripts/build, or set IB_BIN_DIR)";
+    return false;
+  }
+  proc::SpawnOptions spawn;
+  spawn.argv = {provision, "--config", config_.source_file, "--run-id", base_id_};
+  if (o_.keep_server) spawn.argv.push_back("--keep-server");
+  spawn.pipe_stdin = true;  // ib-provision holds the pod until its stdin closes
+  bool ready = false;
+  std::string error;
+  server_.child = sup_.Start(
+      "ib-provision", spawn,
+      [&, this](Supervisor::ChildId, std::string line) {
+        if (line.find(ev::phase::kProvisioningDone) != std::string::npos) {
+          auto parsed = ev::ParseEvent(line);
+          const auto* p = parsed.event ? std::get_if<ev::Phase>(&*parsed.event) : nullptr;
+          if (p && p->phase == ev::phase::kProvisioningDone) {
+            server_.url = http::TrimSlash(p->data.value("server_url", ""));
+            if (p->data.contains("pod_id") && p->data["pod_id"].is_string()) {
+              server_.pod_id = p->data["pod_id"].get<std::string>();
+            }
+            if (p->data.contains("cost_per_hr") && p->data["cost_per_hr"].is_number()) {
+              server_.cost_per_hr = p->data["cost_per_hr"].get<double>();
+            }
+            ready = !server_.url.empty();
+          }
+        }
+        agg_.Write(line);
+      },
+      &error);
+  if (!server_.child) {
+    failure_ = "cannot start ib-provision: " + error;
+    return false;
+  }
+  sup_.PumpUntil([&] { return ready || sup_.Finished(*server_.child); }, -1, Stopping);
+  if (!ready && !Stopping()) {
+    failure_ = "ib-provision ended (" + sup_.Status(*server_.child)->Describe() +
+               ") without a server";
+  }
+  return ready;
+}
+
+bool RunSession::Provision() {
+  const auto& infra = config_.infrastructure;
+  if (!o_.server_url.empty()) {
+    server_.url = http::TrimSlash(o_.server_url);
+    server_.provider = "external";
+    EmitPhase(base_id_, ev::phase::kProvisioningSkipped, {{"server_url", server_.url}});
+    return true;
+  }
+  if (infra.provider == "local") {
+    server_.provider = "local";
+    EmitPhase(base_id_, ev::phase::kProvisioning,
+              {{"provider", "local"}, {"gpu_type", infra.gpu_type}, {"gpu_count", infra.gpu_count},
+               {"framework", config_.framework}, {"model", config_.model.name}});
+    Log("info", "starting ib-sim (preset " + infra.sim.preset + ", speed " +
+                    std::to_string(infra.sim.speed) + "x)");
+    if (!StartLocalServer()) return false;
+    EmitPhase(base_id_, ev::phase::kProvisioningDone,
+              {{"provider", "local"}, {"server_url", server_.url}, {"pod_id", nullptr},
+               {"gpu_type", infra.gpu_type}, {"gpu_count", infra.gpu_count}, {"cost_per_hr", 0},
+               {"elapsed_s", SecondsSince(start_)}});
+    return true;
+  }
+  server_.provider = "runpod";
+  return StartPod();  // ib-provision emits the provisioning phases itself
+}
+
+bool RunSession::WaitForHealth() {
+  auto started = Clock::now();
+  EmitPhase(base_id_, ev::phase::kModelLoading,
+            {{"model", config_.model.name}, {"server_url", server_.url},
+             {"framework", config_.framework}});
+  bool local = server_.provider == "local";
+  double timeout_s = o_.health_timeout_s > 0 ? o_.health_timeout_s
+                     : local ? config_.infrastructure.sim.load_time_s + 120
+                             : 600;
+  const int interval_ms = local ? 250 : 2000;
+  double last_log_s = -1;
+  for (int attempt = 1;; ++attempt) {
+    auto response = http::Get(server_.url + "/health", local ? 2000 : 5000);
+    double elapsed = SecondsSince(started);
+    if (response.ok()) {
+      Log("info", "health check passed after " + std::to_string(attempt) + " attempts");
+      EmitPhase(base_id_, ev::phase::kModelLoadingDone,
+                {{"elapsed_s", elapsed}, {"server_url", server_.url}, {"attempts", attempt}});
+      return true;
+    }
+    std::string last = response.error.empty() ? "HTTP " + std::to_string(response.status)
+                                              : response.error;
+    if (elapsed >= timeout_s) {
+      failure_ = "server not healthy after " + std::to_string(static_cast<int>(timeout_s)) +
+                 " s (last: " + last + ")";
+      return false;
+    }
+    if (elapsed - last_log_s >= 1.0) {  // at most one progress line a second
+      std::ostringstream msg;
+      msg.precision(1);
+      msg << std::fixed << "waiting for " << server_.url << "/health: " << last << " (attempt "
+          << attempt << ", " << elapsed << " s of " << timeout_s << " s)";
+      Log("info", msg.str());
+      last_log_s = elapsed;
+    }
+    if (server_.child && sup_.Exited(*server_.child)) {
+      failure_ = sup_.Name(*server_.child) + " exited (" +
+                 sup_.Status(*server_.child)->Describe() + ") while the model loaded";
+      return false;
+    }
+    if (sup_.PumpUntil([] { return false; }, interval_ms, Stopping), Stopping()) return false;
+  }
+}
+
+void RunSession::WarnAboutWarmCache() {
+  if (iterations_.size() < 2) return;
+  auto caching = config_.framework_options.enable_prefix_caching;
+  // vLLM V1 and SGLang cache prefixes unless told not to.
+  if (caching.has_value() && !*caching) return;
+  if (o_.fresh_server && server_.provider == "local") return;
+  std::string later = iterations_.size() == 2
+                          ? "iteration 2 reuses"
+                          : "iterations 2.." + std::to_string(iterations_.size()) + " reuse";
+  Log("warning",
+      "all " + std::to_string(iterations_.size()) +
+          " iterations run on one server whose prefix cache stays warm: " + later +
+          " its cached prompts and may show flattering TTFT. Set "
+          "framework_options.enable_prefix_caching: false" +
+          (server_.provider == "local" ? std::string(" or pass --fresh-server") : std::string()) +
+          " for independent iterations.");
+}
+
+std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
+                                              const std::string& run_id, int64_t t0_ns) const {
+  std::vector<std::string> argv = {
+      Tool("ib-load"), "--server-url", server_.url, "--config", config_.source_file,
+      "--iteration", std::to_string(it.index), "--run-id", run_id, "--t0-ns",
+      std::to_string(t0_ns)};
+  auto meta = [&argv](const std::string& k, const std::string& v) {
+    argv.insert(argv.end(), {"--meta", k + "=" + v});
+  };
+  meta("provider", server_.provider);
+  if (server_.pod_id) meta("pod_id", *server_.pod_id);
+  if (server_.provider != "external") {
+    meta("gpu_type", config_.infrastructure.gpu_type);
+    meta("gpu_count", std::to_string(config_.infrastructure.gpu_count));
+    meta("cost_per_hr", std::to_string(server_.cost_per_hr));
+  }
+  return argv;
+}
+
+bool RunSession::RunIterations() {
+  std::string load = Tool("ib-load");
+  if (load.empty()) {
+    failure_ = "ib-load not found (run scripts/build, or set IB_BIN_DIR)";
+    return false;
+  }
+  std::string scrape = Tool("ib-scrape");
+  for (std::size_t i = 0; i < iterations_.size(); ++i) {
+    if (Stopping()) return false;
+    const auto& it = iterations_[i];
+    const std::string& run_id = run_ids_[i];
+    if (i > 0 && o_.fresh_server && server_.provider == "local" && server_.child) {
+      Log("info", "restarting ib-sim for a cold prefix cache", run_id);
+      sup_.Stop(*server_.child, kStopGraceMs);
+      server_.child.reset();
+      if (!StartLocalServer() || !WaitForHealth()) return false;
+    }
+    EmitPhase(run_id, ev::phase::kSweepIteration,
+              {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
+               {"name", it.name}});
+    int64_t t0 = MonotonicNs();  // one clock origin for the iteration's samples and requests
+    IterationPlan plan;
+    plan.run_id = run_id;
+    plan.stop_grace_ms = kStopGraceMs;
+    plan.load.argv = LoadArgv(it, run_id, t0);
+    if (config_.metrics.collect_gpu_metrics) {
+      if (scrape.empty()) {
+        Log("warning", "ib-scrape not found: no GPU metrics", run_id);
+      } else {
+        proc::SpawnOptions s;
+        s.argv = {scrape, "--url", server_.url + "/metrics", "--framework", config_.framework,
+                  "--interval-ms", std::to_string(config_.metrics.sample_interval_ms),
+                  "--run-id", run_id, "--t0-ns", std::to_string(t0)};
+        plan.scrape = s;
+      }
+    }
+    IterationResult r = RunIteration(sup_, agg_, plan, Stopping);
+    if (r.iteration_done && !tracker_.WaitForSummary(run_id, kSummaryWaitMs)) {
+      Log("warning", "no summary from ib-aggregate for " + run_id, run_id);
+    }
+    if (r.interrupted) return false;
+    if (!r.error.empty()) {
+      failure_ = "iteration " + std::to_string(it.index) + " (" + run_id + "): " + r.error;
+      return false;
+    }
+  }
+  return true;
+}
+
+void RunSession::Cleanup() {
+  EmitPhase(base_id_, ev::phase::kCleanup, {{"elapsed_s", SecondsSince(start_)}});
+  if (server_.child && server_.provider == "local") {
+    sup_.Stop(*server_.child, Hurrying() ? 0 : kStopGraceMs);
+  } else if (server_.child) {
+    // Closing ib-provision's stdin terminates the pod (unless --keep-server); a leaked pod
+    // costs money, so it gets time to finish even after a second Ctrl-C.
+    sup_.CloseStdin(*server_.child);
+    sup_.Await(*server_.child, 60000, 10000);
+  }
+  if (server_.kept_pid > 0) {
+    Log("info", "ib-sim kept running at " + server_.url + " (pid " +
+                    std::to_string(server_.kept_pid) + "); stop it with kill " +
+                    std::to_string(server_.kept_pid));
+  }
+  if (!server_.port_file.empty()) {
+    fs::remove_all(fs::path(server_.port_file).parent_path());
+  }
+}
+
+int RunSession::Execute() {
+  if (auto error = Setup()) {
+    ev::WriteAll(o_.err_fd, "ib-run: error: " + *error + "\n");
+    return kExitFailed;
+  }
+  bool ok = Provision() && WaitForHealth();
+  if (ok) {
+    WarnAboutWarmCache();
+    ok = RunIterations();
+  }
+  interrupted_ = Stopping();
+  Cleanup();
+  // ib-aggregate finalizes whatever is still open at EOF (as partial), so done/failed are
+  // written after it has exited, with every results file in result_paths.
+  proc::ExitStatus agg = agg_.Finish(30000);
+  if (!agg.exited || agg.code != 0) {
+    if (failure_.empty()) failure_ = "ib-aggregate failed (" + agg.Describe() + ")";
+    ok = false;
+  }
+  nlohmann::json data = {{"result_paths", tracker_.ResultPaths()},
+                         {"elapsed_s", SecondsSince(start_)},
+                         {"iterations", iterations_.size()}};
+  if (ok && !interrupted_) {
+    out_.Write(ev::Serialize(ev::Phase{base_id_, ev::phase::kDone, data}));
+  } else {
+    data["reason"] = interrupted_ ? "interrupted" : failure_;
+    out_.Write(ev::Serialize(ev::Phase{base_id_, ev::phase::kFailed, data}));
+    if (!interrupted_) {
+      ev::WriteAll(o_.err_fd, "ib-run: error: " + failure_ + "\n");
+    }
+  }
+  if (progress_) progress_->Finish();
+  if (interrupted_) return kExitInterrupted;
+  return ok ? kExitOk : kExitFailed;
+}
+
+std::optional<config::ExperimentConfig> LoadOrReport(const RunOptions& o, std::ostream& err) {
+  auto loaded = config::LoadExperiment(o.config_path);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) err << d.Format("ib-run") << "\n";
+    return std::nullopt;
+  }
+  if (!o.name.empty()) loaded.config->name = o.name;
+  return std::move(*loaded.config);
+}
+
+}  // namespace
+
+std::string RunIdFor(const std::string& name, int64_t unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  return name + "-" + stamp;
+}
+
+int Run(const RunOptions& options) {
+  std::ostringstream err;
+  auto config = LoadOrReport(options, err);
+  if (!config) {
+    events::WriteAll(options.err_fd, err.str());
+    return kExitUsage;
+  }
+  RunSession session(options, std::move(*config));
+  return session.Execute();
+}
+
+}  // namespace ib::orchestrate
