@@ -1,0 +1,233 @@
+#include "lib/load/app.h"
+
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cstdio>
+
+#include "lib/events/events.h"
+#include "lib/events/stream.h"
+#include "lib/load/interrupt.h"
+#include "lib/load/stream_client.h"
+#include "lib/load/synthetic.h"
+#include "lib/load/workload.h"
+
+namespace ib::load {
+namespace {
+
+constexpr const char* kSource = "ib-load";
+
+std::string LocalStamp() {
+  time_t now = time(nullptr);
+  tm local;
+  localtime_r(&now, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &local);
+  return buf;
+}
+
+std::string TrimSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+double CpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+double MaxRssMb() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+// One iteration to run: the workload plus how it is described in the execution event.
+struct Plan {
+  Workload workload;
+  std::string name;
+  nlohmann::json experiment;
+  nlohmann::json params = nlohmann::json::object();
+  std::string framework;
+  int index = 1;
+  int total = 1;
+};
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "ib-load: error: %s\n", message.c_str());
+  return 2;
+}
+
+bool ApplyOverrides(const Options& o, Workload* w, std::string* error) {
+  if (o.warmup >= 0) w->warmup_requests = o.warmup;
+  if (o.timeout_s >= 0) w->timeout_s = o.timeout_s;
+  if (o.idle_timeout_s >= 0) w->idle_timeout_s = o.idle_timeout_s;
+  if (o.duration_s >= 0) w->duration_s = o.duration_s;
+  w->drain_timeout_s = o.drain_timeout_s;
+  *error = ValidateWorkload(*w);
+  return error->empty();
+}
+
+bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
+  Workload& w = plan->workload;
+  w.type = o.workload;
+  w.count = o.count;
+  w.concurrency = o.concurrency;
+  w.batch_size = o.batch_size;
+  w.request_rate = o.request_rate;
+  w.arrival = o.arrival;
+  w.burstiness = o.burstiness;
+  w.seed = o.seed;
+  w.model = o.model;
+  w.max_tokens = o.max_tokens;
+  w.temperature = o.temperature;
+  w.ignore_eos = o.ignore_eos;
+  w.turns = o.turns;
+  w.warmup_requests = 0;
+  if (!o.prompts_path.empty()) {
+    *error = "--prompts needs lib/prompts, which this build does not have yet";
+    return false;
+  }
+  LengthDistribution input{static_cast<double>(o.input_tokens), 0, 1, 0};
+  LengthDistribution output{static_cast<double>(o.max_tokens), 0, 1, 0};
+  int64_t n = std::max<int64_t>(o.count, 1);
+  if (w.type == "multi_turn") {
+    for (auto& p : SyntheticPrompts(n, input, output, o.seed)) {
+      ConversationScript c;
+      c.initial = p.messages;
+      for (int64_t t = 1; t < o.turns; ++t) c.follow_ups.push_back("Go on, say more about point " + std::to_string(t) + ".");
+      w.conversations.push_back(std::move(c));
+    }
+  } else {
+    w.prompts = SyntheticPrompts(n, input, output, o.seed);
+    for (auto& p : w.prompts) p.max_tokens.reset();  // --max-tokens applies as given
+  }
+  if (o.input_tokens < 1) {
+    *error = "--input-tokens must be >= 1";
+    return false;
+  }
+  if (!ApplyOverrides(o, &w, error)) return false;
+  plan->name = "ib-load";
+  plan->framework = o.framework;
+  nlohmann::json workload = {{"type", w.type},
+                             {"requests", {{"source", nullptr}, {"count", w.count}}},
+                             {"parameters",
+                              {{"max_tokens", w.max_tokens}, {"temperature", w.temperature}, {"ignore_eos", w.ignore_eos}}},
+                             {"warmup_requests", w.warmup_requests},
+                             {"timeout_s", w.timeout_s},
+                             {"idle_timeout_s", w.idle_timeout_s}};
+  if (w.concurrency > 0) workload["concurrency"] = w.concurrency;
+  if (w.batch_size > 0) workload["batch_size"] = w.batch_size;
+  if (w.type == "rate") {
+    workload["request_rate"] = w.request_rate;
+    workload["arrival"] = w.arrival;
+    workload["burstiness"] = w.burstiness;
+    workload["seed"] = w.seed;
+  }
+  if (w.duration_s) workload["duration_s"] = *w.duration_s;
+  if (w.type == "multi_turn") workload["conversation"] = {{"turns", w.turns}};
+  plan->experiment = {{"name", plan->name},
+                      {"model", {{"name", w.model}}},
+                      {"framework", o.framework},
+                      {"workload", workload}};
+  return true;
+}
+
+// Runs one iteration and emits its phase events. Returns the iteration's exit code.
+int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_t t0_ns, bool* output_closed) {
+  std::string run_id = o.run_id;
+  if (run_id.empty()) run_id = plan.name + "-" + LocalStamp();
+  auto emit = [&](const events::Event& e) {
+    if (*output_closed) return false;
+    if (!out.Write(e)) *output_closed = true;
+    return !*output_closed;
+  };
+  const Workload& w = plan.workload;
+  nlohmann::json metadata = {{"server_url", o.server_url}, {"framework", plan.framework}, {"model", w.model}};
+  for (const std::string& kv : o.meta) {
+    auto eq = kv.find('=');
+    metadata[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
+  events::Phase start{run_id, events::phase::kExecution, nlohmann::json::object()};
+  start.data["experiment"] = plan.experiment;
+  start.data["metadata"] = metadata;
+  auto total = TotalRequests(w);
+  start.data["total_requests"] = total ? nlohmann::json(*total) : nlohmann::json(nullptr);
+  start.data["workload_type"] = w.type;
+  start.data["iteration"] = plan.index;
+  start.data["total"] = plan.total;
+  start.data["params"] = plan.params;
+  start.data["warmup_requests"] = w.warmup_requests;
+  start.data["server_url"] = o.server_url;
+  start.data["model"] = w.model;
+  start.data["framework"] = plan.framework;
+  emit(start);
+
+  double cpu_before = CpuSeconds();
+  int64_t began = NowNs();
+  RunContext ctx{TrimSlash(o.server_url) + o.endpoint, run_id, plan.total > 1 || o.iteration > 0 ? plan.index : 0,
+                 t0_ns};
+  Outcome outcome = RunWorkload(w, ctx, emit);
+  double cpu = CpuSeconds() - cpu_before;
+
+  if (!outcome.reason.empty() && !outcome.completed && !outcome.interrupted && !outcome.breaker &&
+      outcome.reason != "output closed")
+    emit(events::MakeError(run_id, outcome.reason, kSource));
+  if (outcome.breaker) emit(events::MakeLog(run_id, "warning", "stopped early: " + outcome.reason, kSource));
+  if (outcome.interrupted) emit(events::MakeLog(run_id, "warning", "interrupted: stopped sending, in-flight requests drained or cancelled", kSource));
+
+  events::Phase done{run_id, events::phase::kIterationDone, nlohmann::json::object()};
+  done.data["completed"] = outcome.completed;
+  done.data["reason"] = outcome.reason;
+  done.data["iteration"] = plan.index;
+  done.data["total"] = plan.total;
+  done.data["elapsed_s"] = static_cast<double>(NowNs() - began) / 1e9;
+  done.data["requests"] = {{"sent", outcome.sent}, {"succeeded", outcome.succeeded}, {"failed", outcome.failed}};
+  const auto& s = outcome.stats;
+  done.data["client"] = {{"cpu_s", cpu},
+                         {"max_rss_mb", MaxRssMb()},
+                         {"sse_events", s.sse_events},
+                         {"bytes", s.bytes},
+                         {"cpu_us_per_sse_event", s.sse_events > 0 ? cpu * 1e6 / static_cast<double>(s.sse_events) : 0.0},
+                         {"loop_passes", s.loop_passes},
+                         {"loop_stalls", s.stalls},
+                         {"max_loop_pass_ms", static_cast<double>(s.max_pass_ns) / 1e6}};
+  emit(done);
+
+  if (outcome.interrupted) return 130;
+  if (!outcome.completed) return 1;
+  if (outcome.sent > 0 && outcome.succeeded == 0) return 1;
+  return 0;
+}
+
+}  // namespace
+
+int RunIbLoad(const Options& o, int out_fd) {
+  int64_t t0_ns = o.t0_ns >= 0 ? o.t0_ns : NowNs();
+  if (o.server_url.empty()) return Usage("--server-url is required");
+  if (o.server_url.rfind("http://", 0) != 0 && o.server_url.rfind("https://", 0) != 0)
+    return Usage("--server-url must start with http:// or https:// (got '" + o.server_url + "')");
+  for (const std::string& kv : o.meta)
+    if (kv.find('=') == std::string::npos || kv.front() == '=') return Usage("--meta takes key=value (got '" + kv + "')");
+  std::vector<Plan> plans;
+  std::string error;
+  Plan plan;
+  if (!AdHocPlan(o, &plan, &error)) return Usage(error);
+  plans.push_back(std::move(plan));
+
+  InstallInterruptHandlers();
+  events::EventWriter out(out_fd);
+  bool output_closed = false;
+  int rc = 0;
+  for (const Plan& p : plans) {
+    int r = RunPlan(o, p, out, t0_ns, &output_closed);
+    if (r == 130) return 130;
+    if (r != 0) rc = r;
+    if (output_closed) return 1;
+  }
+  return rc;
+}
+
+}  // namespace ib::load

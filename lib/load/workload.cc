@@ -1,0 +1,411 @@
+#include "lib/load/workload.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "lib/load/interrupt.h"
+#include "lib/load/measure.h"
+#include "lib/load/request_body.h"
+#include "lib/load/schedule.h"
+
+namespace ib::load {
+namespace {
+
+constexpr int64_t kNs = 1'000'000'000;
+
+// What a driver decides: which requests go out now, and when to ask again.
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // Appends requests to start now; sets *next_ns to when to ask again (-1: after a completion).
+  virtual void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) = 0;
+  // A request finished. Synthetic results (skipped turns) go to *extra.
+  virtual void Done(const Result& result, bool failed, int64_t now, std::vector<events::RequestComplete>* extra) = 0;
+  // Nothing more will be sent.
+  virtual bool Exhausted() const = 0;
+  std::string breaker;  // set when a circuit breaker tripped
+
+ protected:
+  int64_t failures_ = 0;
+  int64_t consecutive_failures_ = 0;
+  void Count(bool failed) {
+    failures_ += failed;
+    consecutive_failures_ = failed ? consecutive_failures_ + 1 : 0;
+  }
+};
+
+class RequestFactory {
+ public:
+  RequestFactory(const Workload& w, bool warmup, int64_t* next_index) : w_(w), warmup_(warmup), next_index_(next_index) {}
+  Request Make(int64_t prompt_number) {
+    const Prompt& p = w_.prompts[static_cast<std::size_t>(prompt_number) % w_.prompts.size()];
+    Request r;
+    r.index = (*next_index_)++;
+    r.warmup = warmup_;
+    r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
+    return r;
+  }
+
+ private:
+  const Workload& w_;
+  bool warmup_;
+  int64_t* next_index_;
+};
+
+// single (concurrency 1), concurrent, and the warmup phase.
+class ClosedLoop : public Driver {
+ public:
+  ClosedLoop(RequestFactory factory, int64_t count, int64_t concurrency, int64_t end_ns, bool single_breaker)
+      : factory_(factory), count_(count), concurrency_(std::max<int64_t>(concurrency, 1)), end_ns_(end_ns),
+        single_breaker_(single_breaker) {}
+  void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
+    *next_ns = end_ns_ > 0 && !Exhausted() ? end_ns_ : -1;
+    while (!Exhausted() && static_cast<int64_t>(in_flight + out->size()) < concurrency_) {
+      if (end_ns_ > 0 && now >= end_ns_) {
+        ended_ = true;
+        break;
+      }
+      out->push_back(factory_.Make(sent_++));
+    }
+  }
+  void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+    Count(failed);
+    if (!breaker.empty()) return;  // keep the reason it first tripped for
+    if (single_breaker_ && consecutive_failures_ >= 5)
+      breaker = "5 consecutive requests failed";
+    else if (!single_breaker_ && failures_ >= std::max<int64_t>(1, (count_ > 0 ? count_ : sent_) / 2) &&
+             (count_ > 0 || sent_ >= 10))
+      breaker = std::to_string(failures_) + " requests failed (at least half of them)";
+  }
+  bool Exhausted() const override { return ended_ || (count_ > 0 && sent_ >= count_); }
+
+ private:
+  RequestFactory factory_;
+  int64_t count_, concurrency_, end_ns_;
+  bool single_breaker_;
+  int64_t sent_ = 0;
+  bool ended_ = false;
+};
+
+class Batches : public Driver {
+ public:
+  Batches(RequestFactory factory, int64_t count, int64_t batch_size, int64_t end_ns)
+      : factory_(factory), count_(count), batch_size_(std::max<int64_t>(batch_size, 1)), end_ns_(end_ns) {}
+  void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
+    *next_ns = -1;
+    if (in_flight > 0 || Exhausted()) return;
+    if (batch_open_) CloseBatch();
+    if (!breaker.empty()) return;
+    if (end_ns_ > 0 && now >= end_ns_) {
+      ended_ = true;
+      return;
+    }
+    for (int64_t i = 0; i < batch_size_ && !(count_ > 0 && sent_ >= count_); ++i) out->push_back(factory_.Make(sent_++));
+    batch_open_ = !out->empty();
+    batch_failures_ = batch_requests_ = 0;
+  }
+  void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+    Count(failed);
+    ++batch_requests_;
+    batch_failures_ += failed;
+  }
+  bool Exhausted() const override { return ended_ || !breaker.empty() || (count_ > 0 && sent_ >= count_ && !batch_open_); }
+  // Called by Due when the batch has drained; also by the runner at the end.
+  void CloseBatch() {
+    batch_open_ = false;
+    all_failed_streak_ = (batch_requests_ > 0 && batch_failures_ == batch_requests_) ? all_failed_streak_ + 1 : 0;
+    if (all_failed_streak_ >= 3)
+      breaker = "3 consecutive batches failed entirely";
+    else if (failures_ >= std::max<int64_t>(1, (count_ > 0 ? count_ : sent_) / 2) && (count_ > 0 || sent_ >= 10))
+      breaker = std::to_string(failures_) + " requests failed (at least half of them)";
+  }
+  bool batch_open() const { return batch_open_; }
+
+ private:
+  RequestFactory factory_;
+  int64_t count_, batch_size_, end_ns_;
+  int64_t sent_ = 0;
+  bool ended_ = false, batch_open_ = false;
+  int64_t batch_failures_ = 0, batch_requests_ = 0, all_failed_streak_ = 0;
+};
+
+class OpenLoop : public Driver {
+ public:
+  OpenLoop(RequestFactory factory, std::vector<double> offsets_s, int64_t start_ns, int64_t cap)
+      : factory_(factory), cap_(cap), count_(static_cast<int64_t>(offsets_s.size())) {
+    at_ns_.reserve(offsets_s.size());
+    for (double s : offsets_s) at_ns_.push_back(start_ns + static_cast<int64_t>(s * 1e9));
+  }
+  void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
+    while (next_ < at_ns_.size() && at_ns_[next_] <= now) {
+      if (cap_ > 0 && static_cast<int64_t>(in_flight + out->size()) >= cap_) break;  // late: the lag is recorded
+      Request r = factory_.Make(static_cast<int64_t>(next_));
+      r.scheduled_ns = at_ns_[next_++];
+      out->push_back(std::move(r));
+    }
+    bool capped = cap_ > 0 && next_ < at_ns_.size() && at_ns_[next_] <= now;
+    *next_ns = (next_ < at_ns_.size() && !capped) ? at_ns_[next_] : -1;
+  }
+  void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+    Count(failed);
+    if (breaker.empty() && failures_ >= std::max<int64_t>(1, count_ / 2))
+      breaker = std::to_string(failures_) + " requests failed (at least half of them)";
+  }
+  bool Exhausted() const override { return next_ >= at_ns_.size(); }
+
+ private:
+  RequestFactory factory_;
+  int64_t cap_, count_;
+  std::vector<int64_t> at_ns_;
+  std::size_t next_ = 0;
+};
+
+class MultiTurn : public Driver {
+ public:
+  MultiTurn(const Workload& w, int64_t* next_index, const MeasureContext& mctx, int64_t end_ns)
+      : w_(w), next_index_(next_index), mctx_(mctx), end_ns_(end_ns),
+        parallel_(std::max<int64_t>(w.concurrency, 1)) {}
+  void Due(int64_t now, std::size_t, std::vector<Request>* out, int64_t* next_ns) override {
+    *next_ns = -1;
+    // Follow-up turns of conversations whose previous turn just succeeded.
+    for (auto& c : live_) {
+      if (c.ready) {
+        c.ready = false;
+        out->push_back(Turn(c));
+      }
+    }
+    while (breaker.empty() && static_cast<int64_t>(live_.size()) < parallel_ && !NoMoreConversations(now)) {
+      Conversation c;
+      c.number = started_++;
+      const ConversationScript& script = w_.conversations[static_cast<std::size_t>(c.number) % w_.conversations.size()];
+      c.messages = script.initial;
+      live_.push_back(std::move(c));
+      out->push_back(Turn(live_.back()));
+    }
+  }
+  void Done(const Result& result, bool failed, int64_t now, std::vector<events::RequestComplete>* extra) override {
+    auto it = std::find_if(live_.begin(), live_.end(),
+                           [&](const Conversation& c) { return c.number == *result.request.conversation_index; });
+    if (it == live_.end()) return;
+    Conversation& c = *it;
+    const ConversationScript& script = w_.conversations[static_cast<std::size_t>(c.number) % w_.conversations.size()];
+    bool conversation_over = false, conversation_failed = false;
+    if (failed) {
+      for (int64_t t = c.turn; t < w_.turns; ++t) {
+        Request skipped;
+        skipped.index = (*next_index_)++;
+        skipped.conversation_index = static_cast<int>(c.number);
+        skipped.turn_index = static_cast<int>(t);
+        extra->push_back(Skipped(skipped, now, "previous turn failed", mctx_));
+      }
+      conversation_over = conversation_failed = true;
+    } else {
+      c.messages.push_back({{"role", "assistant"}, {"content", result.observation.content}});
+      if (c.turn >= w_.turns) {
+        conversation_over = true;
+      } else {
+        std::size_t follow = static_cast<std::size_t>(c.turn - 1);
+        std::string user = follow < script.follow_ups.size() ? script.follow_ups[follow] : std::string();
+        c.messages.push_back({{"role", "user"}, {"content", user}});
+        c.ready = true;
+      }
+    }
+    if (conversation_over) {
+      failed_streak_ = conversation_failed ? failed_streak_ + 1 : 0;
+      if (failed_streak_ >= 3) breaker = "3 consecutive conversations failed";
+      live_.erase(it);
+    }
+  }
+  bool Exhausted() const override { return live_.empty() && (!breaker.empty() || ended_ || started_ >= w_.count); }
+
+ private:
+  struct Conversation {
+    int64_t number = 0;
+    int64_t turn = 0;  // turns sent so far
+    nlohmann::json messages;
+    bool ready = false;
+  };
+  bool NoMoreConversations(int64_t now) {
+    if (end_ns_ > 0 && now >= end_ns_) ended_ = true;
+    return ended_ || (w_.count > 0 && started_ >= w_.count);
+  }
+  Request Turn(Conversation& c) {
+    Request r;
+    r.index = (*next_index_)++;
+    r.conversation_index = static_cast<int>(c.number);
+    r.turn_index = static_cast<int>(c.turn++);
+    r.keep_content = true;
+    r.body = ChatBody(w_.model, c.messages, w_.max_tokens, w_.temperature, w_.ignore_eos);
+    return r;
+  }
+  const Workload& w_;
+  int64_t* next_index_;
+  MeasureContext mctx_;
+  int64_t end_ns_;
+  int64_t parallel_;
+  std::vector<Conversation> live_;
+  int64_t started_ = 0;
+  int64_t failed_streak_ = 0;
+  bool ended_ = false;
+};
+
+struct PhaseResult {
+  bool interrupted = false;
+  bool output_closed = false;
+  std::string breaker;
+};
+
+PhaseResult RunPhase(Driver& driver, StreamClient& client, const Workload& w, const MeasureContext& mctx,
+                     const Emit& emit, Outcome* outcome, bool measured) {
+  PhaseResult pr;
+  std::vector<Request> due;
+  std::vector<Result> done;
+  std::vector<events::RequestComplete> extra;
+  auto emit_rc = [&](events::RequestComplete rc) {
+    if (measured) (rc.error ? outcome->failed : outcome->succeeded)++;
+    if (!pr.output_closed && !emit(events::Event(std::move(rc)))) pr.output_closed = true;
+  };
+  auto deliver = [&](int64_t now) {
+    for (Result& r : done) {
+      events::RequestComplete rc = Measure(r.request, r.observation, mctx);
+      bool failed = rc.error.has_value();
+      emit_rc(std::move(rc));
+      driver.Done(r, failed, now, &extra);
+      for (auto& x : extra) emit_rc(std::move(x));
+      extra.clear();
+    }
+    done.clear();
+  };
+  while (true) {
+    if (Interrupts() > 0) {
+      pr.interrupted = true;
+      break;
+    }
+    if (pr.output_closed) break;
+    int64_t now = NowNs();
+    int64_t next_ns = -1;
+    if (driver.breaker.empty()) {
+      driver.Due(now, client.in_flight(), &due, &next_ns);
+      for (Request& r : due) {
+        if (measured) ++outcome->sent;
+        client.Start(std::move(r));
+      }
+      due.clear();
+    }
+    if (client.in_flight() == 0 && (driver.Exhausted() || !driver.breaker.empty())) {
+      if (auto* b = dynamic_cast<Batches*>(&driver); b && b->batch_open()) b->CloseBatch();
+      break;
+    }
+    client.RunOnce(next_ns, &done);
+    deliver(NowNs());
+  }
+  if (pr.interrupted || pr.output_closed) {
+    // Stop sending; give what is in flight a bounded time to finish, then cancel the rest.
+    int64_t deadline = NowNs() + static_cast<int64_t>(w.drain_timeout_s * kNs);
+    while (!pr.output_closed && client.in_flight() > 0 && NowNs() < deadline && Interrupts() < 2) {
+      client.RunOnce(deadline, &done);
+      deliver(NowNs());
+    }
+    client.CancelAll(&done);
+    deliver(NowNs());
+  }
+  pr.breaker = driver.breaker;
+  return pr;
+}
+
+}  // namespace
+
+std::string ValidateWorkload(const Workload& w) {
+  static const char* kTypes[] = {"single", "batch", "concurrent", "rate", "multi_turn"};
+  if (std::find(std::begin(kTypes), std::end(kTypes), w.type) == std::end(kTypes))
+    return "workload type must be single, batch, concurrent, multi_turn or rate (got '" + w.type + "')";
+  if (w.count < 0) return "count must be >= 0";
+  if (w.count == 0 && !w.duration_s) return "count must be >= 1 (or set a duration)";
+  if (w.duration_s && !(*w.duration_s > 0)) return "duration must be > 0 seconds";
+  if (w.type == "batch" && w.batch_size < 1) return "workload type 'batch' requires a batch size >= 1";
+  if (w.type == "concurrent" && w.concurrency < 1) return "workload type 'concurrent' requires a concurrency >= 1";
+  if (w.concurrency < 0) return "concurrency must be >= 1";
+  if (w.type == "rate") {
+    std::string e = ValidateArrival({w.request_rate, w.arrival, w.burstiness, w.seed});
+    if (!e.empty()) return "workload type 'rate': " + e;
+  }
+  if (w.type == "multi_turn") {
+    if (w.conversations.empty()) return "workload type 'multi_turn' requires conversations";
+    if (w.turns < 1) return "turns must be >= 1";
+  } else if (w.prompts.empty()) {
+    return "no prompts to send";
+  }
+  if (w.warmup_requests < 0) return "warmup must be >= 0";
+  if (w.warmup_requests > 0 && w.prompts.empty()) return "warmup needs prompts";
+  if (!(w.timeout_s > 0)) return "timeout must be > 0 seconds";
+  if (!(w.idle_timeout_s > 0)) return "idle timeout must be > 0 seconds";
+  if (w.max_tokens < 1) return "max_tokens must be >= 1";
+  if (w.model.empty()) return "a model name is required";
+  return "";
+}
+
+std::optional<int64_t> TotalRequests(const Workload& w) {
+  if (w.count <= 0) return std::nullopt;
+  return w.type == "multi_turn" ? w.count * w.turns : w.count;
+}
+
+Outcome RunWorkload(const Workload& w, const RunContext& ctx, const Emit& emit) {
+  Outcome outcome;
+  int64_t connections = std::max<int64_t>({w.concurrency, w.batch_size, 1});
+  StreamClient client({.url = ctx.url, .timeout_s = w.timeout_s, .idle_timeout_s = w.idle_timeout_s,
+                       .max_connections = connections});
+  if (!client.error().empty()) {
+    outcome.reason = client.error();
+    return outcome;
+  }
+  SetInterruptWakeFd(client.wake_fd());
+  MeasureContext mctx{ctx.run_id, ctx.iteration, ctx.t0_ns, w.idle_timeout_s, w.timeout_s};
+  PhaseResult pr;
+
+  if (w.warmup_requests > 0) {
+    int64_t warm_index = 0;
+    int64_t warm_concurrency = w.type == "batch" ? w.batch_size : std::max<int64_t>(w.concurrency, 1);
+    ClosedLoop warm(RequestFactory(w, /*warmup=*/true, &warm_index), w.warmup_requests, warm_concurrency, -1,
+                    /*single_breaker=*/false);
+    pr = RunPhase(warm, client, w, mctx, emit, &outcome, /*measured=*/false);
+    // A failing warmup does not stop the run: the measured phase has its own breakers.
+  }
+
+  if (!pr.interrupted && !pr.output_closed) {
+    int64_t index = 0;
+    int64_t start = NowNs();
+    int64_t end_ns = w.duration_s ? start + static_cast<int64_t>(*w.duration_s * kNs) : -1;
+    std::unique_ptr<Driver> driver;
+    RequestFactory factory(w, /*warmup=*/false, &index);
+    if (w.type == "single") {
+      driver = std::make_unique<ClosedLoop>(factory, w.count, 1, end_ns, /*single_breaker=*/true);
+    } else if (w.type == "concurrent") {
+      driver = std::make_unique<ClosedLoop>(factory, w.count, w.concurrency, end_ns, false);
+    } else if (w.type == "batch") {
+      driver = std::make_unique<Batches>(factory, w.count, w.batch_size, end_ns);
+    } else if (w.type == "rate") {
+      auto offsets = ArrivalOffsets({w.request_rate, w.arrival, w.burstiness, w.seed}, w.count, w.duration_s);
+      driver = std::make_unique<OpenLoop>(factory, std::move(offsets), start, w.concurrency);
+    } else {
+      driver = std::make_unique<MultiTurn>(w, &index, mctx, end_ns);
+    }
+    pr = RunPhase(*driver, client, w, mctx, emit, &outcome, /*measured=*/true);
+  }
+  SetInterruptWakeFd(-1);
+  outcome.stats = client.stats();
+  outcome.interrupted = pr.interrupted;
+  outcome.breaker = !pr.breaker.empty();
+  if (pr.output_closed) {
+    outcome.reason = "output closed";
+  } else if (pr.interrupted) {
+    outcome.reason = "interrupted";
+  } else if (outcome.breaker) {
+    outcome.reason = "circuit breaker: " + pr.breaker;
+  } else {
+    outcome.completed = true;
+    outcome.reason = "finished";
+  }
+  return outcome;
+}
+
+}  // namespace ib::load
