@@ -4,13 +4,16 @@
 #include <time.h>
 
 #include <cstdio>
+#include <fstream>
 
+#include "lib/config/config.h"
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
 #include "lib/load/interrupt.h"
 #include "lib/load/stream_client.h"
 #include "lib/load/synthetic.h"
 #include "lib/load/workload.h"
+#include "lib/prompts/prompts.h"
 
 namespace ib::load {
 namespace {
@@ -70,6 +73,77 @@ bool ApplyOverrides(const Options& o, Workload* w, std::string* error) {
   return error->empty();
 }
 
+// Non-blank lines of a file: how many distinct prompts a duration-only run cycles through.
+int64_t CountPromptLines(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) ++n;
+  return std::max<int64_t>(n, 1);
+}
+
+// Fills w->prompts or w->conversations from the original's JSONL formats (lib/prompts).
+bool LoadPromptFile(const std::string& path, bool multi_turn, int64_t count, int64_t turns,
+                    const std::optional<std::string>& system_prompt,
+                    const std::optional<std::vector<std::string>>& user_messages, Workload* w, std::string* error) {
+  int64_t n = count > 0 ? count : CountPromptLines(path);
+  if (multi_turn) {
+    auto conversations = prompts::LoadConversations(path, n, turns, system_prompt, user_messages, error);
+    if (!conversations) return false;
+    for (auto& c : *conversations) w->conversations.push_back({std::move(c.initial), std::move(c.follow_ups)});
+    return true;
+  }
+  auto set = prompts::LoadPrompts(path, n, error);
+  if (!set) return false;
+  for (auto& m : set->messages) w->prompts.push_back({std::move(m), std::nullopt});
+  return true;
+}
+
+bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::string* error) {
+  const config::ExperimentConfig& c = it.config;
+  const auto& cw = c.workload;
+  Workload& w = plan->workload;
+  w.type = cw.type;
+  w.count = cw.requests.count;
+  w.concurrency = cw.concurrency.value_or(0);
+  w.batch_size = cw.batch_size.value_or(0);
+  w.request_rate = cw.request_rate.value_or(0);
+  w.arrival = cw.arrival;
+  w.burstiness = cw.burstiness;
+  w.seed = cw.seed;
+  w.duration_s = cw.duration_s;
+  w.warmup_requests = cw.warmup_requests;
+  w.timeout_s = cw.timeout_s;
+  w.idle_timeout_s = cw.idle_timeout_s;
+  w.model = c.model.name;
+  w.max_tokens = cw.parameters.max_tokens;
+  w.temperature = cw.parameters.temperature;
+  w.ignore_eos = cw.parameters.ignore_eos;
+  if (cw.type == "multi_turn") {
+    const auto conv = cw.conversation.value_or(config::ExperimentConfig::Workload::Conversation{});
+    w.turns = conv.turns;
+    if (!LoadPromptFile(cw.requests.source, true, w.count, w.turns, conv.system_prompt, conv.user_messages, &w, error))
+      return false;
+  } else if (cw.requests.synthetic) {
+    const auto& syn = *cw.requests.synthetic;
+    auto dist = [](const config::Distribution& d) { return LengthDistribution{d.mean, d.stddev, d.min, d.max}; };
+    int64_t n = w.count > 0 ? w.count : 1000;  // duration-only: a pool of 1000, cycled
+    int64_t warm = std::max<int64_t>(w.warmup_requests, 0);
+    w.prompts = SyntheticPrompts(std::max(n, warm), dist(syn.input_tokens), dist(syn.output_tokens), syn.seed);
+  } else {
+    if (!LoadPromptFile(cw.requests.source, false, w.count, 1, std::nullopt, std::nullopt, &w, error)) return false;
+  }
+  if (!ApplyOverrides(o, &w, error)) return false;
+  plan->name = it.name;
+  plan->framework = c.framework;
+  plan->experiment = config::ToJson(c);
+  plan->params = it.params;
+  plan->index = it.index;
+  plan->total = it.total;
+  return true;
+}
+
 bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
   Workload& w = plan->workload;
   w.type = o.workload;
@@ -86,14 +160,17 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
   w.ignore_eos = o.ignore_eos;
   w.turns = o.turns;
   w.warmup_requests = 0;
-  if (!o.prompts_path.empty()) {
-    *error = "--prompts needs lib/prompts, which this build does not have yet";
+  if (o.input_tokens < 1) {
+    *error = "--input-tokens must be >= 1";
     return false;
   }
   LengthDistribution input{static_cast<double>(o.input_tokens), 0, 1, 0};
   LengthDistribution output{static_cast<double>(o.max_tokens), 0, 1, 0};
   int64_t n = std::max<int64_t>(o.count, 1);
-  if (w.type == "multi_turn") {
+  if (!o.prompts_path.empty()) {
+    if (!LoadPromptFile(o.prompts_path, w.type == "multi_turn", w.count, o.turns, std::nullopt, std::nullopt, &w, error))
+      return false;
+  } else if (w.type == "multi_turn") {
     for (auto& p : SyntheticPrompts(n, input, output, o.seed)) {
       ConversationScript c;
       c.initial = p.messages;
@@ -104,15 +181,13 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
     w.prompts = SyntheticPrompts(n, input, output, o.seed);
     for (auto& p : w.prompts) p.max_tokens.reset();  // --max-tokens applies as given
   }
-  if (o.input_tokens < 1) {
-    *error = "--input-tokens must be >= 1";
-    return false;
-  }
   if (!ApplyOverrides(o, &w, error)) return false;
   plan->name = "ib-load";
   plan->framework = o.framework;
   nlohmann::json workload = {{"type", w.type},
-                             {"requests", {{"source", nullptr}, {"count", w.count}}},
+                             {"requests",
+                              {{"source", o.prompts_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.prompts_path)},
+                               {"count", w.count}}},
                              {"parameters",
                               {{"max_tokens", w.max_tokens}, {"temperature", w.temperature}, {"ignore_eos", w.ignore_eos}}},
                              {"warmup_requests", w.warmup_requests},
@@ -213,9 +288,31 @@ int RunIbLoad(const Options& o, int out_fd) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') return Usage("--meta takes key=value (got '" + kv + "')");
   std::vector<Plan> plans;
   std::string error;
-  Plan plan;
-  if (!AdHocPlan(o, &plan, &error)) return Usage(error);
-  plans.push_back(std::move(plan));
+  if (!o.config_path.empty()) {
+    config::LoadResult loaded = config::LoadExperiment(o.config_path);
+    if (!loaded.ok()) {
+      for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.Format("ib-load").c_str());
+      return 2;
+    }
+    std::vector<config::Iteration> iterations = config::ExpandSweep(*loaded.config);
+    if (o.iteration < 0 || o.iteration > static_cast<int64_t>(iterations.size()))
+      return Usage("--iteration " + std::to_string(o.iteration) + " is out of range: " + o.config_path + " has " +
+                   std::to_string(iterations.size()) + " iteration(s)");
+    for (const auto& it : iterations) {
+      if (o.iteration > 0 && it.index != o.iteration) continue;
+      Plan plan;
+      if (!ConfigPlan(o, it, &plan, &error)) return Usage(o.config_path + ": " + error);
+      plans.push_back(std::move(plan));
+    }
+  } else {
+    if (o.model.empty()) return Usage("--model is required without --config");
+    Plan plan;
+    if (!AdHocPlan(o, &plan, &error)) return Usage(error);
+    plans.push_back(std::move(plan));
+  }
+  if (!o.run_id.empty() && plans.size() > 1)
+    return Usage("--run-id names one iteration: add --iteration K (the config has " + std::to_string(plans.size()) +
+                 " iterations)");
 
   InstallInterruptHandlers();
   events::EventWriter out(out_fd);
