@@ -77,8 +77,9 @@ int main(int argc, char** argv) {
   double scrapes = seconds * 1000.0 / interval_ms;
   std::printf("ib-scrape at %d ms against %s for %.1f s (exit %d)\n", interval_ms, url.c_str(), wall,
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  std::printf("cpu %.3f s = %.2f %% of one core; %.0f us per scrape (%zu-byte page)\n", cpu,
-              100 * cpu / wall, 1e6 * cpu / scrapes, g_page.size());
+  std::printf("cpu %.3f s = %.2f %% of one core; %.0f us per scrape%s\n", cpu, 100 * cpu / wall,
+              1e6 * cpu / scrapes,
+              g_page.empty() ? "" : (" (" + std::to_string(g_page.size()) + "-byte page)").c_str());
   if (ctx) mg_stop(ctx);
   return 0;
 }
