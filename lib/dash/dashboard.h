@@ -1,0 +1,76 @@
+// The dashboard's core, independent of the HTTP server: it receives every stream (StreamSink),
+// fans events out through the LiveHub, runs experiments through the ExperimentRunner, answers
+// the REST routes and the WebSocket commands of docs/dashboard-protocol.md.
+// server.cc adapts it to Civetweb; tests may drive it directly.
+//   Dashboard dash({.results_dir = "results", .experiments_dir = "experiments"});
+//   PumpStream(0, "stdin", dash);                        // in a reader thread
+//   auto client = dash.hub().Connect();  dash.HandleCommand(*client, R"({"type":"list_results"})");
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/dash/experiment_runner.h"
+#include "lib/dash/live_hub.h"
+#include "lib/dash/stream_sink.h"
+
+namespace ib::dash {
+
+struct DashboardOptions {
+  std::string results_dir = "results";
+  std::string experiments_dir = "experiments";
+  std::string ib_run;  // path of ib-run; empty: FindTool("ib-run") when a run starts
+  HubOptions hub;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class Dashboard : public StreamSink {
+ public:
+  explicit Dashboard(DashboardOptions options);
+  ~Dashboard() override;  // Shutdown()
+
+  // Stops a running experiment (SIGTERM, then SIGKILL to its group after a grace period) and
+  // drops the queue. Commands that start experiments fail afterwards.
+  void Shutdown();
+
+  // StreamSink: every stream's events, in order per source.
+  void OnEvent(const std::string& source, const events::Event& event) override;
+  void OnStreamEnd(const std::string& source) override;
+
+  // A WebSocket text message from a client. Every command gets a reply or an error event.
+  void HandleCommand(LiveHub::Client& client, std::string_view text);
+  // GET /api/... (path without the query string, URL-decoded but not normalized).
+  HttpReply HandleApiGet(std::string_view path);
+
+  LiveHub& hub() { return hub_; }
+  const DashboardOptions& options() const { return options_; }
+
+ private:
+  nlohmann::json ErrorEvent(const std::string& command, const std::string& message,
+                            nlohmann::json extra = nlohmann::json::object()) const;
+  void StartExperiment(LiveHub::Client& client, const events::StartExperiment& command);
+  // Maps a client's config path ("experiments/examples/x.yaml" or "examples/x.yaml") to the
+  // file under experiments_dir; on failure *status is 400 or 404 and the error is returned.
+  std::optional<std::string> ResolveConfig(const std::string& config_path, std::string* error) const;
+
+  DashboardOptions options_;
+  LiveHub hub_;
+  // The runner or null after Shutdown().
+  std::shared_ptr<ExperimentRunner> Runner() const;
+
+  mutable std::mutex runner_mu_;
+  std::shared_ptr<ExperimentRunner> runner_;  // last member: destroyed first
+};
+
+}  // namespace ib::dash

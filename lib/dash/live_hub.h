@@ -1,0 +1,96 @@
+// Fan-out of the live stream to every connected WebSocket client. Each event is serialized
+// once, applied to the LiveState and appended to every client's bounded queue; the server's
+// per-client writer drains that queue, so a slow client only ever slows itself.
+// gpu_sample events are downsampled per run to one every `gpu_interval_s` of run time.
+// A client that connects gets {"type":"state"} first: the state and the registration happen
+// under one lock, so it misses and repeats nothing.
+//   LiveHub hub;
+//   auto client = hub.Connect();                 // state is already queued
+//   hub.PublishEvent(event);                     // from the stream readers
+//   auto batch = client->WaitBatch(256 << 10, std::chrono::seconds(1));
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/dash/client_queue.h"
+#include "lib/dash/live_state.h"
+#include "lib/events/events.h"
+
+namespace ib::dash {
+
+struct HubOptions {
+  QueueLimits queue_limits;
+  LiveStateLimits state_limits;
+  double gpu_interval_s = 1.0;
+  // Strings that must never leave the process (the RunPod key): replaced by "[redacted]".
+  std::vector<std::string> secrets;
+};
+
+class LiveHub {
+ public:
+  class Client {
+   public:
+    // Blocks until messages are queued, the client is closed, or `timeout` passes.
+    std::vector<OutMessage> WaitBatch(std::size_t max_bytes, std::chrono::milliseconds timeout);
+    void Close();
+    bool closed() const;
+    // Queue overflowed: the server must drop this client (it reconnects and gets the state).
+    bool overflowed() const;
+    uint64_t id() const { return id_; }
+    nlohmann::json Stats() const;
+
+   private:
+    friend class LiveHub;
+    explicit Client(uint64_t id, QueueLimits limits) : id_(id), queue_(limits) {}
+    void Push(const OutMessage& message);  // takes mu_
+    uint64_t id_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    ClientQueue queue_;
+    bool closed_ = false;
+  };
+
+  explicit LiveHub(HubOptions options = {});
+
+  // One stream event, in arrival order (any thread; events are serialized with one lock).
+  void PublishEvent(const events::Event& event);
+  // A reply or notice to one client, or to all.
+  void SendTo(Client& client, const nlohmann::json& message);
+  void Broadcast(const nlohmann::json& message);
+  // Replaces the queue in the state and tells every client {"type":"queue","data":queue}.
+  void SetQueue(const nlohmann::json& queue);
+  void SetPort(int port);
+
+  std::shared_ptr<Client> Connect();
+  void Disconnect(const std::shared_ptr<Client>& client);
+
+  std::string StateJson() const;
+  std::string CurrentRunId() const;
+  // {events_in, gpu_samples_in, gpu_samples_forwarded, clients: [...]} for /api/stats.
+  nlohmann::json Stats() const;
+
+ private:
+  std::string Redact(std::string text) const;
+  void FanOut(const OutMessage& message);  // requires mu_
+
+  HubOptions options_;
+  mutable std::mutex mu_;
+  LiveState state_;
+  std::map<uint64_t, std::shared_ptr<Client>> clients_;
+  uint64_t next_client_id_ = 1;
+  std::map<std::string, double> last_forwarded_gpu_t_s_;  // per run id
+  uint64_t events_in_ = 0;
+  uint64_t gpu_samples_in_ = 0;
+  uint64_t gpu_samples_forwarded_ = 0;
+};
+
+}  // namespace ib::dash

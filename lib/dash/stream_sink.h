@@ -1,0 +1,23 @@
+// Where the streams ib-dash reads (stdin, a FIFO, each ib-run child's stdout) deliver their
+// events. `source` names the stream ("stdin", "fifo", "ib-run q-3"); every stream ends with
+// exactly one OnStreamEnd, after which the source may start again (a FIFO's next writer).
+#pragma once
+
+#include <string>
+
+#include "lib/events/events.h"
+
+namespace ib::dash {
+
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void OnEvent(const std::string& source, const events::Event& event) = 0;
+  virtual void OnStreamEnd(const std::string& source) = 0;
+};
+
+// Reads NDJSON events from fd until end of stream (bad lines become error events), delivers
+// them to sink, then calls OnStreamEnd. Does not close fd.
+void PumpStream(int fd, const std::string& source, StreamSink& sink);
+
+}  // namespace ib::dash

@@ -1,0 +1,118 @@
+// ib-dash: the localhost dashboard server. Streams runs to browsers, keeps them, runs
+// experiments on request. docs/ib-dash.md documents flags, routes and decisions.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "lib/cli/flags.h"
+#include "lib/dash/dashboard.h"
+#include "lib/dash/fifo_input.h"
+#include "lib/dash/paths.h"
+#include "lib/dash/server.h"
+#include "lib/dash/stream_sink.h"
+#include "lib/proc/proc.h"
+
+namespace {
+
+bool StdinIsPiped() {
+  struct stat st{};
+  return ::fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+std::string FindWebDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  for (const std::string& dir : {std::string("web"), ib::proc::SelfDir() + "/web",
+                                 ib::proc::SelfDir() + "/../share/ib/web"}) {
+    struct stat st{};
+    if (::stat((dir + "/index.html").c_str(), &st) == 0) return dir;
+  }
+  return "web";
+}
+
+// Opens the page with xdg-open when there is a display; otherwise the URL printed is enough.
+void OpenBrowser(const std::string& url) {
+  if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) return;
+  std::string opener = ib::proc::FindTool("xdg-open");
+  if (opener.empty()) return;
+  ib::proc::SpawnOptions spawn;
+  spawn.argv = {opener, url};
+  spawn.pipe_stdout = false;
+  spawn.die_with_parent = false;
+  std::string error;
+  if (auto child = ib::proc::Spawn(spawn, &error)) {
+    std::thread([pid = child->pid] { ib::proc::Wait(pid); }).detach();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ib::cli::Flags flags("ib-dash", "the localhost dashboard: live runs, history, experiments");
+  int64_t port = 8420;
+  std::string fifo, results_dir = "results", experiments_dir = "experiments", web_dir;
+  bool browser = true;
+  flags.Int("port", &port, "port on 127.0.0.1 (0: any free port)");
+  flags.String("fifo", &fifo, "also read events from this named FIFO (created if missing)");
+  flags.Bool("browser", &browser, "open the page in a browser (--no-browser: only print the URL)");
+  flags.String("results-dir", &results_dir, "where results files are read and written");
+  flags.String("experiments-dir", &experiments_dir, "the experiment configs offered to the page");
+  flags.String("web-dir", &web_dir, "the page's files (default: ./web, or web/ beside the binary)");
+  flags.Epilog(
+      "Reads an event stream from stdin when it is piped:  ib-run x.yaml | ib-dash\n"
+      "Exit codes: 0 never (runs until stopped), 2 bad usage or cannot listen, 130 stopped by a signal.");
+  if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
+  if (port < 0 || port > 65535) {
+    std::fprintf(stderr, "ib-dash: error: --port %lld is not a port\n", static_cast<long long>(port));
+    return 2;
+  }
+
+  // Signals are taken by sigwait below; every thread inherits the mask (children get it cleared).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  ib::dash::DashboardOptions options;
+  options.results_dir = results_dir;
+  options.experiments_dir = experiments_dir;
+  if (const char* key = std::getenv("RUNPOD_API_KEY")) options.hub.secrets.push_back(key);
+  auto dashboard = std::make_unique<ib::dash::Dashboard>(options);
+
+  ib::dash::ServerOptions server_options;
+  server_options.port = static_cast<int>(port);
+  server_options.web_dir = FindWebDir(web_dir);
+  ib::dash::DashServer server(*dashboard, server_options);
+  std::string error;
+  if (!server.Start(&error)) {
+    std::fprintf(stderr, "ib-dash: error: %s\n", error.c_str());
+    return 2;
+  }
+  std::unique_ptr<ib::dash::FifoInput> fifo_input;
+  if (!fifo.empty()) {
+    fifo_input = std::make_unique<ib::dash::FifoInput>(fifo, *dashboard);
+    if (!fifo_input->Start(&error)) {
+      std::fprintf(stderr, "ib-dash: error: %s\n", error.c_str());
+      return 2;
+    }
+  }
+  if (StdinIsPiped()) {
+    std::thread([&d = *dashboard] { ib::dash::PumpStream(0, "stdin", d); }).detach();
+  }
+  std::fprintf(stderr, "ib-dash: serving %s (web: %s, results: %s)\n", server.url().c_str(),
+               server_options.web_dir.c_str(), results_dir.c_str());
+  if (browser) OpenBrowser(server.url());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "ib-dash: stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.Stop();
+  dashboard->Shutdown();  // stops a running experiment and saves streams that have no file
+  std::fflush(nullptr);
+  std::_Exit(130);  // reader threads may still block on stdin or the FIFO
+}
