@@ -15,6 +15,7 @@
 #include "lib/events/stream.h"
 #include "lib/load/test_server.h"
 #include "lib/proc/proc.h"
+#include "tests/load/tool_runner.h"
 
 namespace ib::load {
 namespace {
@@ -28,62 +29,12 @@ class Env : public ::testing::Environment {
 };
 const auto* env = ::testing::AddGlobalTestEnvironment(new Env);
 
-struct ToolRun {
-  std::vector<events::Event> events;
-  int exit_code = -1;
-  std::string stderr_text;
-};
-
-// Runs ib-load with args; kills it after 60 s so no test can hang. on_event may act on the
-// child (send it a signal) as events arrive.
+using testing::All;
+using testing::Phases;
+using testing::ToolRun;
 ToolRun RunTool(std::vector<std::string> args,
                 const std::function<void(pid_t, const events::Event&)>& on_event = nullptr) {
-  ToolRun run;
-  std::string bin = proc::FindTool("ib-load");
-  EXPECT_FALSE(bin.empty());
-  args.insert(args.begin(), bin);
-  char err_path[] = "/tmp/ib-load-test-stderr-XXXXXX";
-  int err_fd = mkstemp(err_path);
-  std::string error;
-  auto child = proc::Spawn({.argv = args, .stderr_fd = err_fd}, &error);
-  EXPECT_TRUE(child.has_value()) << error;
-  if (!child) return run;
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    for (int i = 0; i < 600 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!finished) kill(child->pid, SIGKILL);
-  });
-  events::EventReader reader(child->stdout_fd, "ib-load");
-  while (auto item = reader.Next()) {
-    EXPECT_TRUE(item->valid) << item->raw;
-    if (on_event) on_event(child->pid, item->event);
-    run.events.push_back(item->event);
-  }
-  close(child->stdout_fd);
-  proc::ExitStatus st = proc::Wait(child->pid);
-  finished = true;
-  watchdog.join();
-  run.exit_code = st.exited ? st.code : 128 + st.signal;
-  std::ifstream in(err_path);
-  run.stderr_text.assign(std::istreambuf_iterator<char>(in), {});
-  close(err_fd);
-  unlink(err_path);
-  return run;
-}
-
-template <typename T>
-std::vector<T> All(const ToolRun& run) {
-  std::vector<T> out;
-  for (auto& e : run.events)
-    if (auto* p = std::get_if<T>(&e)) out.push_back(*p);
-  return out;
-}
-
-std::vector<events::Phase> Phases(const ToolRun& run, const std::string& name) {
-  std::vector<events::Phase> out;
-  for (auto& p : All<events::Phase>(run))
-    if (p.phase == name) out.push_back(p);
-  return out;
+  return testing::RunIbLoad(std::move(args), on_event);
 }
 
 TEST(IbLoadTool, AdHocRunEmitsTheContractStream) {
