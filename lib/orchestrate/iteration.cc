@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <cctype>
+
 #include "lib/events/events.h"
 
 namespace ib::orchestrate {
@@ -13,6 +15,17 @@ void Log(LineSink& sink, const std::string& run_id, const std::string& level,
 }
 
 }  // namespace
+
+Supervisor::LineHandler StderrToLog(LineSink& sink, std::string run_id, std::string source) {
+  return [&sink, run_id, source](Supervisor::ChildId, std::string line) {
+    std::string lower = line;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const char* level = lower.find("error") != std::string::npos  ? "error"
+                        : lower.find("warn") != std::string::npos ? "warning"
+                                                                  : "info";
+    sink.Write(events::Serialize(events::MakeLog(run_id, level, line, source)));
+  };
+}
 
 bool IsIterationDone(std::string_view line, std::string* reason) {
   if (line.find("iteration_done") == std::string_view::npos) return false;  // cheap pre-check
@@ -37,7 +50,8 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
 
   std::optional<Supervisor::ChildId> scrape;
   if (plan.scrape) {
-    scrape = sup.Start("ib-scrape", *plan.scrape, forward, &error);
+    scrape = sup.Start("ib-scrape", *plan.scrape, forward, &error,
+                       plan.capture_stderr ? StderrToLog(sink, plan.run_id, "ib-scrape") : nullptr);
     if (!scrape) Log(sink, plan.run_id, "warning", "no GPU metrics: " + error);
   }
 
@@ -53,7 +67,8 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
                             sink.Write(line);
                           }
                         },
-                        &error);
+                        &error,
+                        plan.capture_stderr ? StderrToLog(sink, plan.run_id, "ib-load") : nullptr);
   if (!load) {
     result.error = "cannot start ib-load: " + error;
     if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms);

@@ -25,6 +25,7 @@ struct IterationPlan {
   proc::SpawnOptions load;
   int stop_grace_ms = 3000;  // SIGTERM -> SIGKILL for a child asked to stop
   int exit_wait_ms = 10000;  // how long ib-load may linger after iteration_done
+  bool capture_stderr = true;  // children's stderr lines become `log` events in the stream
 };
 
 struct IterationResult {
@@ -36,6 +37,10 @@ struct IterationResult {
   std::optional<proc::ExitStatus> scrape_status;
   bool ok() const { return error.empty() && iteration_done && !interrupted; }
 };
+
+// A stderr handler that turns each line into a `log` event (source: the child's tool name;
+// level error/warning when the line says so, else info) written to the sink.
+Supervisor::LineHandler StderrToLog(LineSink& sink, std::string run_id, std::string source);
 
 // True when the line is a `phase` event whose phase is iteration_done.
 bool IsIterationDone(std::string_view line, std::string* reason = nullptr);

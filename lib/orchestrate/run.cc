@@ -173,6 +173,9 @@ bool RunSession::StartLocalServer() {
                 "--speed", std::to_string(sim_opts.speed), "--seed", std::to_string(sim_opts.seed),
                 "--load-time-s", std::to_string(sim_opts.load_time_s)};
   if (!o_.keep_server) spawn.argv.push_back("--die-with-parent");
+  if (config_.framework_options.enable_prefix_caching == false) {
+    spawn.argv.push_back("--no-prefix-caching");
+  }
   spawn.argv.insert(spawn.argv.end(), sim_opts.args.begin(), sim_opts.args.end());
   std::string error;
   if (o_.keep_server) {
@@ -186,7 +189,7 @@ bool RunSession::StartLocalServer() {
   } else {
     server_.child = sup_.Start(
         "ib-sim", spawn, [this](Supervisor::ChildId, std::string line) { agg_.Write(line); },
-        &error);
+        &error, StderrToLog(agg_, base_id_, "ib-sim"));
   }
   if (!server_.child && server_.kept_pid < 0) {
     failure_ = "cannot start ib-sim: " + error;
@@ -245,7 +248,7 @@ bool RunSession::StartPod() {
         }
         agg_.Write(line);
       },
-      &error);
+      &error, StderrToLog(agg_, base_id_, "ib-provision"));
   if (!server_.child) {
     failure_ = "cannot start ib-provision: " + error;
     return false;

@@ -1,5 +1,6 @@
 #include "lib/orchestrate/supervisor.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,17 +14,25 @@
 
 namespace ib::orchestrate {
 
-struct Supervisor::ChildState {
-  ChildId id = 0;
-  std::string name;
-  proc::Child proc;
+// One pipe from a child, cut into lines.
+struct Supervisor::Stream {
+  int fd = -1;
   LineHandler handler;
   std::string buffer;       // bytes read and not yet delivered
   std::size_t scanned = 0;  // no newline in buffer before this offset
   int64_t line_number = 0;
   bool skipping = false;    // inside an oversized line, dropping bytes until its newline
-  bool eof = false;
-  bool paused = false;
+  bool eof = true;          // a stream that was never opened is at its end
+  bool drained() const { return eof && buffer.empty(); }
+};
+
+struct Supervisor::ChildState {
+  ChildId id = 0;
+  std::string name;
+  proc::Child proc;
+  Stream out;
+  Stream err;
+  bool paused = false;  // applies to stdout only: stderr lines are never held
   std::optional<proc::ExitStatus> status;
 };
 
@@ -35,8 +44,9 @@ Supervisor::~Supervisor() {
       ::kill(c->proc.pid, SIGKILL);
       c->status = proc::Wait(c->proc.pid);
     }
-    if (c->proc.stdout_fd >= 0) ::close(c->proc.stdout_fd);
-    if (c->proc.stdin_fd >= 0) ::close(c->proc.stdin_fd);
+    for (int fd : {c->out.fd, c->err.fd, c->proc.stdin_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
   }
 }
 
@@ -51,78 +61,99 @@ const Supervisor::ChildState& Supervisor::At(ChildId id) const {
 }
 
 std::optional<Supervisor::ChildId> Supervisor::Start(std::string name, proc::SpawnOptions options,
-                                                     LineHandler handler, std::string* error) {
+                                                     LineHandler handler, std::string* error,
+                                                     LineHandler stderr_handler) {
   options.pipe_stdout = true;
+  int err_pipe[2] = {-1, -1};
+  if (stderr_handler) {
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      *error = std::string("pipe: ") + std::strerror(errno);
+      return std::nullopt;
+    }
+    options.stderr_fd = err_pipe[1];
+  }
   auto child = proc::Spawn(options, error);
-  if (!child) return std::nullopt;
+  if (err_pipe[1] >= 0) ::close(err_pipe[1]);
+  if (!child) {
+    if (err_pipe[0] >= 0) ::close(err_pipe[0]);
+    return std::nullopt;
+  }
   auto state = std::make_unique<ChildState>();
   state->name = std::move(name);
   state->proc = *child;
-  state->handler = std::move(handler);
+  state->out.fd = child->stdout_fd;
+  state->out.eof = false;
+  state->out.handler = std::move(handler);
+  state->proc.stdout_fd = -1;  // owned by state->out from here on
+  if (stderr_handler) {
+    state->err.fd = err_pipe[0];
+    state->err.eof = false;
+    state->err.handler = std::move(stderr_handler);
+  }
   state->id = static_cast<ChildId>(children_.size());
   children_.push_back(std::move(state));
   return static_cast<ChildId>(children_.size() - 1);
 }
 
-void Supervisor::ReadFrom(ChildState& child) {
+void Supervisor::ReadFrom(Stream& stream) {
   char chunk[65536];
   ssize_t n;
   do {
-    n = ::read(child.proc.stdout_fd, chunk, sizeof chunk);
+    n = ::read(stream.fd, chunk, sizeof chunk);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) {
-    child.eof = true;
-    ::close(child.proc.stdout_fd);
-    child.proc.stdout_fd = -1;
+    stream.eof = true;
+    ::close(stream.fd);
+    stream.fd = -1;
     return;
   }
-  if (child.skipping) {
+  if (stream.skipping) {
     // Still inside an oversized line: keep only what follows its newline.
     const char* nl = static_cast<const char*>(::memchr(chunk, '\n', static_cast<std::size_t>(n)));
     if (nl == nullptr) return;
-    child.skipping = false;
-    child.buffer.append(nl + 1, static_cast<std::size_t>(chunk + n - (nl + 1)));
+    stream.skipping = false;
+    stream.buffer.append(nl + 1, static_cast<std::size_t>(chunk + n - (nl + 1)));
     return;
   }
-  child.buffer.append(chunk, static_cast<std::size_t>(n));
+  stream.buffer.append(chunk, static_cast<std::size_t>(n));
 }
 
-void Supervisor::Deliver(ChildState& child) {
-  const ChildId id = child.id;
+void Supervisor::Deliver(ChildState& child, Stream& stream) {
+  const bool holdable = &stream == &child.out;
   std::size_t start = 0;
-  while (!child.paused) {
-    std::size_t nl = child.buffer.find('\n', std::max(start, child.scanned));
+  while (!(holdable && child.paused)) {
+    std::size_t nl = stream.buffer.find('\n', std::max(start, stream.scanned));
     std::string line;
     if (nl != std::string::npos) {
       std::size_t end = nl;
-      if (end > start && child.buffer[end - 1] == '\r') --end;
-      line.assign(child.buffer, start, end - start);
+      if (end > start && stream.buffer[end - 1] == '\r') --end;
+      line.assign(stream.buffer, start, end - start);
       start = nl + 1;
-      child.scanned = start;
-    } else if (child.buffer.size() - start > events::kMaxLineBytes) {
+      stream.scanned = start;
+    } else if (stream.buffer.size() - start > events::kMaxLineBytes) {
       // Too long to ever deliver: report it and drop the rest of the line as it arrives.
-      ++child.line_number;
-      child.handler(id, events::Serialize(events::MakeError(
-                            "", "line longer than " + std::to_string(events::kMaxLineBytes) +
-                                    " bytes skipped", child.name, child.line_number)));
-      child.buffer.clear();
-      child.scanned = 0;
-      child.skipping = true;
+      ++stream.line_number;
+      stream.handler(child.id, events::Serialize(events::MakeError(
+                                   "", "line longer than " + std::to_string(events::kMaxLineBytes) +
+                                           " bytes skipped", child.name, stream.line_number)));
+      stream.buffer.clear();
+      stream.scanned = 0;
+      stream.skipping = true;
       return;
-    } else if (child.eof && child.buffer.size() > start) {
-      line.assign(child.buffer, start, std::string::npos);  // unterminated last line
-      start = child.buffer.size();
-      child.scanned = start;
+    } else if (stream.eof && stream.buffer.size() > start) {
+      line.assign(stream.buffer, start, std::string::npos);  // unterminated last line
+      start = stream.buffer.size();
+      stream.scanned = start;
     } else {
-      child.scanned = child.buffer.size();
+      stream.scanned = stream.buffer.size();
       break;
     }
-    ++child.line_number;
+    ++stream.line_number;
     if (line.empty()) continue;
-    child.handler(id, std::move(line));
+    stream.handler(child.id, std::move(line));
   }
-  child.buffer.erase(0, start);
-  child.scanned = child.scanned >= start ? child.scanned - start : 0;
+  stream.buffer.erase(0, start);
+  stream.scanned = stream.scanned >= start ? stream.scanned - start : 0;
 }
 
 void Supervisor::ReapAll() {
@@ -135,13 +166,17 @@ void Supervisor::ReapAll() {
 
 void Supervisor::Pump(int timeout_ms) {
   std::vector<pollfd> fds;
-  std::vector<ChildState*> owners;
+  std::vector<std::pair<ChildState*, Stream*>> owners;
   bool awaiting_exit = false;
   for (auto& c : children_) {
-    if (!c->paused && !c->buffer.empty()) Deliver(*c);  // lines left over from a pause
-    if (c->proc.stdout_fd >= 0 && !c->paused) {
-      fds.push_back({c->proc.stdout_fd, POLLIN, 0});
-      owners.push_back(c.get());
+    for (Stream* stream : {&c->out, &c->err}) {
+      bool held = stream == &c->out && c->paused;
+      if (held) continue;
+      if (!stream->buffer.empty()) Deliver(*c, *stream);  // lines left over from a pause
+      if (stream->fd >= 0) {
+        fds.push_back({stream->fd, POLLIN, 0});
+        owners.emplace_back(c.get(), stream);
+      }
     }
     if (!c->status) awaiting_exit = true;
   }
@@ -153,8 +188,8 @@ void Supervisor::Pump(int timeout_ms) {
   if (ready > 0) {
     for (std::size_t i = 0; i < owners.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-        ReadFrom(*owners[i]);
-        Deliver(*owners[i]);
+        ReadFrom(*owners[i].second);
+        Deliver(*owners[i].first, *owners[i].second);
       }
     }
   }
@@ -184,7 +219,7 @@ void Supervisor::Resume(ChildId id) { At(id).paused = false; }
 
 bool Supervisor::Drained(ChildId id) const {
   const auto& c = At(id);
-  return c.eof && c.buffer.empty();
+  return c.out.drained() && c.err.drained();
 }
 bool Supervisor::Exited(ChildId id) const { return At(id).status.has_value(); }
 std::optional<proc::ExitStatus> Supervisor::Status(ChildId id) const { return At(id).status; }

@@ -37,10 +37,12 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Starts a child. options.pipe_stdout is forced on (its lines go to handler); the child's
-  // stderr goes where options.stderr_fd says. Returns nullopt and sets *error on failure.
+  // Starts a child. options.pipe_stdout is forced on (its lines go to handler). With a
+  // stderr_handler the child's stderr is a second pipe whose lines go there (never held by
+  // Pause); without one it goes where options.stderr_fd says. Returns nullopt and sets
+  // *error on failure.
   std::optional<ChildId> Start(std::string name, proc::SpawnOptions options, LineHandler handler,
-                               std::string* error);
+                               std::string* error, LineHandler stderr_handler = nullptr);
 
   // Waits up to timeout_ms for output, exits or a wake-up (WakeOn fds), delivers every whole
   // line that arrived and reaps exited children. Returns early after any of those.
@@ -56,7 +58,7 @@ class Supervisor {
   void Pause(ChildId id);
   void Resume(ChildId id);
 
-  // The pipe reached end of stream and every line of it was delivered.
+  // Every pipe reached end of stream and every line of it was delivered.
   bool Drained(ChildId id) const;
   // The process was reaped.
   bool Exited(ChildId id) const;
@@ -81,11 +83,12 @@ class Supervisor {
   std::vector<ChildId> Running() const;
 
  private:
+  struct Stream;
   struct ChildState;
   ChildState& At(ChildId id);
   const ChildState& At(ChildId id) const;
-  void ReadFrom(ChildState& child);
-  void Deliver(ChildState& child);
+  void ReadFrom(Stream& stream);
+  void Deliver(ChildState& child, Stream& stream);
   void ReapAll();
 
   std::vector<std::unique_ptr<ChildState>> children_;

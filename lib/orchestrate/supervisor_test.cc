@@ -53,6 +53,25 @@ TEST(Supervisor, DeliversWholeLinesFromEveryChildAndReaps) {
   EXPECT_TRUE(sup.Running().empty());
 }
 
+TEST(Supervisor, StderrIsASecondStreamThatPauseDoesNotHold) {
+  Supervisor sup;
+  std::vector<std::string> out, err;
+  std::string error;
+  auto id = sup.Start("e", Shell("echo o1; echo hold; echo e1 >&2; echo o2; printf e2 >&2"),
+                      [&](Supervisor::ChildId cid, std::string line) {
+                        if (line == "hold") sup.Pause(cid);
+                        out.push_back(line);
+                      },
+                      &error, [&](Supervisor::ChildId, std::string line) { err.push_back(line); });
+  ASSERT_TRUE(id) << error;
+  sup.PumpUntil([&] { return sup.Exited(*id) && err.size() == 2; }, 20000);
+  EXPECT_EQ(err, (std::vector<std::string>{"e1", "e2"}));
+  EXPECT_EQ(out, (std::vector<std::string>{"o1", "hold"}));
+  sup.Resume(*id);
+  ASSERT_TRUE(sup.PumpUntil([&] { return sup.Finished(*id); }, 20000));
+  EXPECT_EQ(out.back(), "o2");
+}
+
 TEST(Supervisor, UnterminatedLastLineBlankLinesAndCarriageReturns) {
   Supervisor sup;
   Collected got;
