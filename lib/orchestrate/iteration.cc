@@ -71,7 +71,7 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
                         plan.capture_stderr ? StderrToLog(sink, plan.run_id, "ib-load") : nullptr);
   if (!load) {
     result.error = "cannot start ib-load: " + error;
-    if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms);
+    if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms, plan.hurry);
     return result;
   }
   load_id = *load;
@@ -82,13 +82,13 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
     // Stop requested: ib-load cancels its in-flight requests on SIGTERM and reports them.
     result.interrupted = true;
     sup.Signal(load_id, SIGTERM);
-    if (!sup.PumpUntil(load_over, plan.stop_grace_ms)) {
+    if (!sup.PumpUntil(load_over, plan.stop_grace_ms, plan.hurry)) {
       sup.Signal(load_id, SIGKILL);
       sup.PumpUntil(load_over, 2000);
     }
   }
 
-  if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms);
+  if (scrape) result.scrape_status = sup.Stop(*scrape, plan.stop_grace_ms, plan.hurry);
   if (held) {
     sink.Write(*held);
     sup.Resume(load_id);

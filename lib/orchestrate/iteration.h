@@ -25,7 +25,8 @@ struct IterationPlan {
   proc::SpawnOptions load;
   int stop_grace_ms = 3000;  // SIGTERM -> SIGKILL for a child asked to stop
   int exit_wait_ms = 10000;  // how long ib-load may linger after iteration_done
-  bool capture_stderr = true;  // children's stderr lines become `log` events in the stream
+  bool capture_stderr = true;
+  std::function<bool()> hurry;  // true: skip grace periods (a second Ctrl-C)  // children's stderr lines become `log` events in the stream
 };
 
 struct IterationResult {

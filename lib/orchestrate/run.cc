@@ -47,6 +47,12 @@ int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+std::string Short(double v) {  // 4 rather than 4.000000
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 bool Stopping() { return StopSignals::Count() > 0; }
 bool Hurrying() { return StopSignals::Count() > 1; }
 
@@ -170,8 +176,8 @@ bool RunSession::StartLocalServer() {
   proc::SpawnOptions spawn;
   spawn.argv = {sim, "--port", "0", "--port-file", server_.port_file, "--framework",
                 config_.framework, "--model", config_.model.name, "--preset", sim_opts.preset,
-                "--speed", std::to_string(sim_opts.speed), "--seed", std::to_string(sim_opts.seed),
-                "--load-time-s", std::to_string(sim_opts.load_time_s)};
+                "--speed", Short(sim_opts.speed), "--seed", std::to_string(sim_opts.seed),
+                "--load-time-s", Short(sim_opts.load_time_s)};
   if (!o_.keep_server) spawn.argv.push_back("--die-with-parent");
   if (config_.framework_options.enable_prefix_caching == false) {
     spawn.argv.push_back("--no-prefix-caching");
@@ -275,7 +281,8 @@ bool RunSession::Provision() {
               {{"provider", "local"}, {"gpu_type", infra.gpu_type}, {"gpu_count", infra.gpu_count},
                {"framework", config_.framework}, {"model", config_.model.name}});
     Log("info", "starting ib-sim (preset " + infra.sim.preset + ", speed " +
-                    std::to_string(infra.sim.speed) + "x)");
+                    Short(infra.sim.speed) + "x, model load " + Short(infra.sim.load_time_s) +
+                    " s)");
     if (!StartLocalServer()) return false;
     EmitPhase(base_id_, ev::phase::kProvisioningDone,
               {{"provider", "local"}, {"server_url", server_.url}, {"pod_id", nullptr},
@@ -392,6 +399,7 @@ bool RunSession::RunIterations() {
     IterationPlan plan;
     plan.run_id = run_id;
     plan.stop_grace_ms = kStopGraceMs;
+    plan.hurry = Hurrying;
     plan.load.argv = LoadArgv(it, run_id, t0);
     if (config_.metrics.collect_gpu_metrics) {
       if (scrape.empty()) {
@@ -420,12 +428,16 @@ bool RunSession::RunIterations() {
 void RunSession::Cleanup() {
   EmitPhase(base_id_, ev::phase::kCleanup, {{"elapsed_s", SecondsSince(start_)}});
   if (server_.child && server_.provider == "local") {
-    sup_.Stop(*server_.child, Hurrying() ? 0 : kStopGraceMs);
+    sup_.Stop(*server_.child, kStopGraceMs, Hurrying);
   } else if (server_.child) {
     // Closing ib-provision's stdin terminates the pod (unless --keep-server); a leaked pod
     // costs money, so it gets time to finish even after a second Ctrl-C.
     sup_.CloseStdin(*server_.child);
-    sup_.Await(*server_.child, 60000, 10000);
+    if (Hurrying()) {
+      sup_.Stop(*server_.child, 10000);
+    } else {
+      sup_.Await(*server_.child, 60000, 10000);
+    }
   }
   if (server_.kept_pid > 0) {
     Log("info", "ib-sim kept running at " + server_.url + " (pid " +

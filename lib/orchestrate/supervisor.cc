@@ -229,11 +229,11 @@ void Supervisor::Signal(ChildId id, int sig) {
   if (!c.status) ::kill(c.proc.pid, sig);
 }
 
-proc::ExitStatus Supervisor::Stop(ChildId id, int grace_ms) {
+proc::ExitStatus Supervisor::Stop(ChildId id, int grace_ms, const std::function<bool()>& hurry) {
   // A paused child's pipe is not read, so for it "settled" means exited.
   auto settled = [&] { return Exited(id) && (Drained(id) || At(id).paused); };
   Signal(id, SIGTERM);
-  if (!PumpUntil(settled, grace_ms)) {
+  if (!PumpUntil(settled, grace_ms, hurry)) {
     Signal(id, SIGKILL);
     // Bounded: a grandchild could hold the pipe open after the child died.
     PumpUntil(settled, 2000);

@@ -68,9 +68,9 @@ class Supervisor {
 
   // Sends a signal (no-op once reaped).
   void Signal(ChildId id, int sig);
-  // SIGTERM, pump for up to grace_ms, then SIGKILL, then pump until finished.
-  // Lines written before the child died are still delivered. Returns the exit status.
-  proc::ExitStatus Stop(ChildId id, int grace_ms);
+  // SIGTERM, pump for up to grace_ms (less once hurry() turns true), then SIGKILL, then pump
+  // until finished. Lines written before the child died are still delivered.
+  proc::ExitStatus Stop(ChildId id, int grace_ms, const std::function<bool()>& hurry = nullptr);
   // Pumps until the child finishes; SIGTERM after wait_ms, SIGKILL grace_ms later.
   proc::ExitStatus Await(ChildId id, int wait_ms, int grace_ms);
 
