@@ -111,7 +111,8 @@ int Aggregate(std::map<std::string, std::string>& args) {
       if (p->phase == ev::phase::kExecution) open[run_id] += 0;
       if (p->phase == ev::phase::kIterationDone && !closed.count(run_id)) {
         std::string reason = p->data.value("reason", "completed");
-        WriteResult(dir, run_id, reason == "completed" ? "completed" : "partial", open[run_id]);
+        bool whole = reason == "completed" || reason == "finished";  // ib-load says "finished"
+        WriteResult(dir, run_id, whole ? "completed" : "partial", open[run_id]);
         closed.insert(run_id);
       }
     }
