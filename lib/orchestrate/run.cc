@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -114,6 +115,7 @@ class RunSession {
   std::vector<config::Iteration> iterations_;
   std::string base_id_;
   std::vector<std::string> run_ids_;
+  std::size_t first_iteration_ = 0;  // --resume: the interrupted iteration
   std::string output_dir_;
   std::string failure_;
   bool interrupted_ = false;
@@ -122,12 +124,54 @@ class RunSession {
 
 std::string Tool(const std::string& name) { return proc::FindTool(name); }
 
+struct Resume {
+  bool ok = false;
+  std::size_t index = 0;
+  std::string error;
+};
+
+// The iteration a partial run's id belongs to: "<iteration name>-YYYYMMDD-HHMMSS[-N]".
+Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
+                   const std::vector<config::Iteration>& iterations) {
+  Resume r;
+  std::string path = output_dir + "/" + run_id + ".json";
+  std::ifstream in(path);
+  if (!in) {
+    r.error = "--resume: no results file " + path;
+    return r;
+  }
+  auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::string status = json.is_object() ? json.value("status", "") : "";
+  if (status != "partial" && status != "failed") {
+    r.error = "--resume: " + run_id + " is " + (status.empty() ? "not a results file" : status) +
+              ", not partial: nothing to resume";
+    return r;
+  }
+  static const std::regex kStamp("-[0-9]{8}-[0-9]{6}(-[0-9]+)?$");
+  std::string name = std::regex_replace(run_id, kStamp, "");
+  for (std::size_t i = 0; i < iterations.size(); ++i) {
+    if (iterations[i].name == name) {
+      r.ok = true;
+      r.index = i;
+      return r;
+    }
+  }
+  r.error = "--resume: " + run_id + " is not a run of this config (its iterations are " +
+            iterations.front().name + (iterations.size() > 1 ? ", ..." : "") + ")";
+  return r;
+}
+
 std::optional<std::string> RunSession::Setup() {
   output_dir_ = o_.output_dir.empty() ? config_.metrics.output_dir : o_.output_dir;
   std::error_code ec;
   fs::create_directories(output_dir_, ec);
   if (ec) return "cannot create output directory " + output_dir_ + ": " + ec.message();
   iterations_ = config::ExpandSweep(config_);
+  if (!o_.resume_run_id.empty()) {
+    auto first = ResumePoint(o_.resume_run_id, output_dir_, iterations_);
+    if (!first.ok) return first.error;
+    first_iteration_ = first.index;
+  }
   ChooseRunIds();
   std::string error;
   if (!out_.Open(&error)) return error;
@@ -366,6 +410,7 @@ std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
     argv.insert(argv.end(), {"--meta", k + "=" + v});
   };
   meta("provider", server_.provider);
+  if (!o_.resume_run_id.empty()) meta("resumed_from", o_.resume_run_id);
   if (server_.pod_id) meta("pod_id", *server_.pod_id);
   if (server_.provider != "external") {
     meta("gpu_type", config_.infrastructure.gpu_type);
@@ -382,7 +427,14 @@ bool RunSession::RunIterations() {
     return false;
   }
   std::string scrape = Tool("ib-scrape");
-  for (std::size_t i = 0; i < iterations_.size(); ++i) {
+  if (first_iteration_ > 0 || !o_.resume_run_id.empty()) {
+    Log("info", "resuming " + o_.resume_run_id + ": iteration " +
+                    std::to_string(first_iteration_ + 1) + "/" +
+                    std::to_string(iterations_.size()) +
+                    " runs again in full (ib-load cannot skip requests already done); earlier "
+                    "iterations keep their results");
+  }
+  for (std::size_t i = first_iteration_; i < iterations_.size(); ++i) {
     if (Stopping()) return false;
     const auto& it = iterations_[i];
     const std::string& run_id = run_ids_[i];
@@ -452,7 +504,7 @@ void RunSession::Cleanup() {
 int RunSession::Execute() {
   if (auto error = Setup()) {
     ev::WriteAll(o_.err_fd, "ib-run: error: " + *error + "\n");
-    return kExitFailed;
+    return error->rfind("--resume", 0) == 0 ? kExitUsage : kExitFailed;
   }
   bool ok = Provision() && WaitForHealth();
   if (ok) {

@@ -256,6 +256,36 @@ TEST_F(IbRunTest, FifoGetsACopyOfTheStream) {
   EXPECT_EQ(r.out.substr(r.out.size() - copy.size()), copy);
 }
 
+TEST_F(IbRunTest, ResumeRunsTheInterruptedIterationAndTheRestOnly) {
+  fs::create_directories(dir_ + "/results");
+  std::ofstream(dir_ + "/results/fake-sweep-c2-20260101-000000.json") << R"({"status":"partial"})";
+  std::ofstream(dir_ + "/results/fake-sweep-c1-20260101-000000.json") << R"({"status":"completed"})";
+  Result r = RunIbRun(RunArgs({"--resume", "fake-sweep-c2-20260101-000000"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> iterations;
+  for (const auto& e : r.events) {
+    if (auto* p = std::get_if<ev::Phase>(&e); p && p->phase == "sweep_iteration") {
+      iterations.push_back(p->data["name"]);
+    }
+  }
+  EXPECT_EQ(iterations, std::vector<std::string>{"fake-sweep-c2"});
+  EXPECT_EQ(LastPhase(r)->data["result_paths"].size(), 1u);
+
+  Result done = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000"}));
+  EXPECT_EQ(done.code, 2);
+  EXPECT_NE(done.err.find("ib-run: error: --resume: fake-sweep-c1-20260101-000000 is completed, not "
+                          "partial: nothing to resume"),
+            std::string::npos)
+      << done.err;
+  Result missing = RunIbRun(RunArgs({"--resume", "nope-20260101-000000"}));
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("--resume: no results file"), std::string::npos) << missing.err;
+  std::ofstream(dir_ + "/results/other-20260101-000000.json") << R"({"status":"partial"})";
+  Result other = RunIbRun(RunArgs({"--resume", "other-20260101-000000"}));
+  EXPECT_EQ(other.code, 2);
+  EXPECT_NE(other.err.find("is not a run of this config"), std::string::npos) << other.err;
+}
+
 TEST_F(IbRunTest, BadConfigExits2WithFileAndLine) {
   std::string bad = dir_ + "/bad.yaml";
   std::ofstream(bad) << "name: \"x\"\nmodel:\n  name: \"m\"\nframework: \"vllm\"\n"
