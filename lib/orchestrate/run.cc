@@ -277,6 +277,9 @@ bool RunSession::StartPod() {
   spawn.argv = {provision, "--config", config_.source_file, "--run-id", base_id_};
   if (o_.keep_server) spawn.argv.push_back("--keep-server");
   spawn.pipe_stdin = true;  // ib-provision holds the pod until its stdin closes
+  // Its own process group: a SIGKILL to ib-run's group (ib-dash's second Stop) must not kill
+  // it before it deleted the pod; it sees ib-run die as EOF on stdin and tears down.
+  spawn.new_process_group = true;
   bool ready = false;
   std::string error;
   server_.child = sup_.Start(
