@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "lib/dash/catalog.h"
 #include "lib/dash/paths.h"
 
 namespace ib::dash {
@@ -16,7 +17,19 @@ json NotFound(const std::string& message) { return {{"error", message}}; }
 
 }  // namespace
 
-Dashboard::Dashboard(DashboardOptions options) : options_(std::move(options)), hub_(options_.hub) {
+Dashboard::Dashboard(DashboardOptions options)
+    : options_(std::move(options)),
+      hub_(options_.hub),
+      recorder_(options_.results_dir, [this](const events::Event& e) { hub_.PublishEvent(e); },
+                options_.save_grace) {
+  tick_thread_ = std::thread([this] {
+    std::unique_lock lock(tick_mu_);
+    while (!tick_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return tick_stop_; })) {
+      lock.unlock();
+      recorder_.Tick();
+      lock.lock();
+    }
+  });
   RunnerOptions runner;
   runner.ib_run = options_.ib_run;
   runner.results_dir = options_.results_dir;
@@ -32,7 +45,15 @@ void Dashboard::Shutdown() {
     std::lock_guard lock(runner_mu_);
     runner.swap(runner_);
   }
-  runner.reset();
+  if (!runner && !tick_thread_.joinable()) return;
+  runner.reset();  // the child's stream ends (and is saved) before the flush below
+  {
+    std::lock_guard lock(tick_mu_);
+    tick_stop_ = true;
+  }
+  tick_cv_.notify_all();
+  if (tick_thread_.joinable()) tick_thread_.join();
+  recorder_.FlushAll("ib-dash stopped before the run finished");
 }
 
 std::shared_ptr<ExperimentRunner> Dashboard::Runner() const {
@@ -42,9 +63,10 @@ std::shared_ptr<ExperimentRunner> Dashboard::Runner() const {
 
 void Dashboard::OnEvent(const std::string& source, const events::Event& event) {
   hub_.PublishEvent(event);
+  recorder_.Add(source, event);
 }
 
-void Dashboard::OnStreamEnd(const std::string& source) {}
+void Dashboard::OnStreamEnd(const std::string& source) { recorder_.EndStream(source); }
 
 json Dashboard::ErrorEvent(const std::string& command, const std::string& message,
                            json extra) const {
@@ -84,6 +106,21 @@ void Dashboard::StartExperiment(LiveHub::Client& client, const events::StartExpe
   auto runner = Runner();
   if (!runner) {
     hub_.SendTo(client, ErrorEvent("start_experiment", "ib-dash is shutting down"));
+    return;
+  }
+  json config = DescribeConfig(*file, command.config_path);
+  if (!config["errors"].empty()) {
+    hub_.SendTo(client, ErrorEvent("start_experiment", "invalid config " + command.config_path,
+                                   {{"errors", config["errors"]}}));
+    return;
+  }
+  if (config["provider"] != "local" && !command.confirm) {
+    // Spending money needs the user's yes: the page asks, then sends confirm: true.
+    hub_.SendTo(client, ErrorEvent("start_experiment",
+                                   command.config_path + " rents a GPU pod: confirmation required",
+                                   {{"needs_confirmation", true},
+                                    {"cost_per_hr_usd", config["cost_per_hr_usd"]},
+                                    {"estimated_cost_usd", config["estimated_cost_usd"]}}));
     return;
   }
   std::string queue_id = runner->Enqueue(*file, command.config_path, command);
@@ -131,14 +168,33 @@ void Dashboard::HandleCommand(LiveHub::Client& client, std::string_view text) {
                            {"command", "cancel_queued"},
                            {"data", {{"queue_id", cancel->queue_id}}}});
     }
-  } else {
-    std::string type = events::ToJson(command)["type"].get<std::string>();
-    hub_.SendTo(client, ErrorEvent(type, type + " is not available in this build"));
+  } else if (std::holds_alternative<events::ListConfigs>(command)) {
+    hub_.SendTo(client, {{"type", "configs"}, {"data", ListConfigs(options_.experiments_dir)}});
+  } else if (std::holds_alternative<events::ListResults>(command)) {
+    hub_.SendTo(client, {{"type", "results"}, {"data", ListResults(options_.results_dir)}});
+  } else if (const auto* load = std::get_if<events::LoadResult>(&command)) {
+    ResultFile file = ReadResultFile(options_.results_dir, load->run_id);
+    if (file.status != 200) {
+      hub_.SendTo(client, ErrorEvent("load_result", json::parse(file.body)["error"].get<std::string>(),
+                                     {{"run_id", load->run_id}, {"status", file.status}}));
+    } else {
+      // The file's text goes in as is: no parse and re-dump of a 100k-request run.
+      hub_.SendRawTo(client, "{\"type\":\"result\",\"run_id\":" + json(load->run_id).dump() +
+                                 ",\"data\":" + file.body + "}");
+    }
   }
 }
 
 HttpReply Dashboard::HandleApiGet(std::string_view path) {
-  if (path == "/api/state") return {200, "application/json", hub_.StateJson()};
+  if (path == "/api/state") return {200, "application/json", hub_.StateJson(), true};
+  if (path == "/api/configs") return {200, "application/json", ListConfigs(options_.experiments_dir).dump()};
+  if (path == "/api/results") {
+    return {200, "application/json", ListResults(options_.results_dir).dump(), true};
+  }
+  if (path.starts_with("/api/results/")) {
+    ResultFile file = ReadResultFile(options_.results_dir, std::string(path.substr(13)));
+    return {file.status, "application/json", std::move(file.body), true};
+  }
   if (path == "/api/stats") return {200, "application/json", hub_.Stats().dump()};
   if (path == "/api/queue") {
     auto runner = Runner();

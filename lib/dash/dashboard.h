@@ -9,14 +9,17 @@
 
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "lib/dash/experiment_runner.h"
+#include "lib/dash/stream_recorder.h"
 #include "lib/dash/live_hub.h"
 #include "lib/dash/stream_sink.h"
 
@@ -27,12 +30,15 @@ struct DashboardOptions {
   std::string experiments_dir = "experiments";
   std::string ib_run;  // path of ib-run; empty: FindTool("ib-run") when a run starts
   HubOptions hub;
+  // How long a run that ended without a summary waits for one before ib-dash saves it.
+  std::chrono::milliseconds save_grace = std::chrono::seconds(30);
 };
 
 struct HttpReply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  bool compressible = false;  // large JSON worth gzip when the client accepts it
 };
 
 class Dashboard : public StreamSink {
@@ -40,8 +46,9 @@ class Dashboard : public StreamSink {
   explicit Dashboard(DashboardOptions options);
   ~Dashboard() override;  // Shutdown()
 
-  // Stops a running experiment (SIGTERM, then SIGKILL to its group after a grace period) and
-  // drops the queue. Commands that start experiments fail afterwards.
+  // Stops a running experiment (SIGTERM, then SIGKILL to its group after a grace period),
+  // drops the queue and saves every stream's unsaved runs as partial. Commands that start
+  // experiments fail afterwards.
   void Shutdown();
 
   // StreamSink: every stream's events, in order per source.
@@ -66,6 +73,11 @@ class Dashboard : public StreamSink {
 
   DashboardOptions options_;
   LiveHub hub_;
+  StreamRecorder recorder_;
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  bool tick_stop_ = false;
+  std::thread tick_thread_;  // saves runs whose summary never came (StreamRecorder::Tick)
   // The runner or null after Shutdown().
   std::shared_ptr<ExperimentRunner> Runner() const;
 

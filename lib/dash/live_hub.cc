@@ -99,6 +99,10 @@ void LiveHub::SendTo(Client& client, const json& message) {
   client.Push(OutMessage::Make(Redact(message.dump()), MessageKind::kOther));
 }
 
+void LiveHub::SendRawTo(Client& client, std::string text) {
+  client.Push(OutMessage::Make(Redact(std::move(text)), MessageKind::kOther));
+}
+
 void LiveHub::Broadcast(const json& message) {
   OutMessage out = OutMessage::Make(Redact(message.dump()), MessageKind::kOther);
   std::lock_guard lock(mu_);
@@ -121,7 +125,7 @@ void LiveHub::SetPort(int port) {
 std::shared_ptr<LiveHub::Client> LiveHub::Connect() {
   std::lock_guard lock(mu_);
   auto client = std::shared_ptr<Client>(new Client(next_client_id_++, options_.queue_limits));
-  client->Push(OutMessage::Make("{\"type\":\"state\",\"data\":" + state_.ToJson() + "}",
+  client->Push(OutMessage::Make(Redact("{\"type\":\"state\",\"data\":" + state_.ToJson() + "}"),
                                 MessageKind::kOther));
   clients_[client->id()] = client;
   return client;

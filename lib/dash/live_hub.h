@@ -65,6 +65,8 @@ class LiveHub {
   void PublishEvent(const events::Event& event);
   // A reply or notice to one client, or to all.
   void SendTo(Client& client, const nlohmann::json& message);
+  // `text` must be one JSON object (e.g. a results file wrapped in a reply).
+  void SendRawTo(Client& client, std::string text);
   void Broadcast(const nlohmann::json& message);
   // Replaces the queue in the state and tells every client {"type":"queue","data":queue}.
   void SetQueue(const nlohmann::json& queue);

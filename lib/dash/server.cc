@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <civetweb.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cstring>
@@ -47,6 +48,26 @@ bool DecodePath(const char* raw, std::string* out) {
   if (buf.find('\0') != std::string::npos) return false;
   *out = std::move(buf);
   return true;
+}
+
+bool AcceptsGzip(const mg_connection* conn) {
+  const char* accept = mg_get_header(conn, "Accept-Encoding");
+  return accept != nullptr && std::strstr(accept, "gzip") != nullptr;
+}
+
+// gzip at level 1: the payloads are large JSON on localhost, where speed matters more than size.
+bool Gzip(const std::string& in, std::string* out) {
+  z_stream z{};
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+  out->resize(deflateBound(&z, in.size()));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out->data());
+  z.avail_out = static_cast<uInt>(out->size());
+  int rc = deflate(&z, Z_FINISH);
+  out->resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END;
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -190,7 +211,10 @@ struct DashServer::Impl {
     }
     if (uri.starts_with("/api/")) {
       HttpReply reply = dashboard.HandleApiGet(uri);
-      Send(conn, reply.status, reply.content_type, reply.body);
+      std::string gz;
+      bool gzip = reply.compressible && reply.body.size() > 1024 && reply.body.size() < (3u << 30) &&
+                  AcceptsGzip(conn) && Gzip(reply.body, &gz);
+      Send(conn, reply.status, reply.content_type, gzip ? gz : reply.body, gzip);
       return reply.status;
     }
     return ServeStatic(conn, uri);

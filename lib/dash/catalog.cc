@@ -1,0 +1,114 @@
+#include "lib/dash/catalog.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include "lib/config/config.h"
+#include "lib/config/gpu_types.h"
+#include "lib/dash/paths.h"
+#include "lib/results/store.h"
+
+namespace ib::dash {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json DescribeConfig(const std::string& file, const std::string& path) {
+  json entry = {{"path", path},          {"name", nullptr},          {"description", nullptr},
+                {"framework", nullptr},  {"model", nullptr},         {"provider", nullptr},
+                {"gpu_type", nullptr},   {"gpu_count", nullptr},     {"workload_type", nullptr},
+                {"iterations", nullptr}, {"total_requests", nullptr}, {"estimated_cost_usd", nullptr},
+                {"cost_per_hr_usd", nullptr}, {"errors", json::array()}};
+  config::LoadResult loaded;
+  try {
+    loaded = config::LoadExperiment(file);
+  } catch (const std::exception& e) {  // lib/config reports problems as diagnostics; be safe
+    entry["errors"].push_back(std::string("cannot load: ") + e.what());
+    return entry;
+  }
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) entry["errors"].push_back(d.Format("ib-dash"));
+    return entry;
+  }
+  const config::ExperimentConfig& c = *loaded.config;
+  const auto& infra = c.infrastructure;
+  entry["name"] = c.name;
+  if (c.description) entry["description"] = *c.description;
+  entry["framework"] = c.framework;
+  entry["model"] = c.model.name;
+  entry["provider"] = infra.provider;
+  entry["gpu_type"] = infra.gpu_type;
+  entry["gpu_count"] = infra.gpu_count;
+  entry["workload_type"] = c.workload.type;
+  auto iterations = config::ExpandSweep(c);
+  entry["iterations"] = iterations.size();
+  int64_t total = 0;
+  for (const auto& it : iterations) total += it.config.TotalRequests();
+  entry["total_requests"] = total;
+  if (infra.provider == "local") {
+    entry["estimated_cost_usd"] = 0.0;
+    entry["cost_per_hr_usd"] = 0.0;
+  } else if (const auto* gpu = config::FindGpuType(infra.gpu_type)) {
+    double per_gpu = infra.cloud_type == "secure" ? gpu->secure_usd_per_hr : gpu->community_usd_per_hr;
+    entry["cost_per_hr_usd"] = per_gpu * static_cast<double>(infra.gpu_count);
+  }
+  return entry;
+}
+
+json ListConfigs(const std::string& experiments_dir) {
+  json out = json::array();
+  std::string root = CanonicalDir(experiments_dir);
+  if (root.empty()) return out;
+  std::vector<std::string> relatives;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with(".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec) || !(name.ends_with(".yaml") || name.ends_with(".yml"))) continue;
+    relatives.push_back(fs::relative(it->path(), root, ec).string());
+  }
+  std::sort(relatives.begin(), relatives.end());
+  for (const auto& rel : relatives) {
+    auto resolved = ResolveUnder(root, rel);  // drops odd names and symlinks out of the tree
+    if (!std::holds_alternative<std::string>(resolved)) continue;
+    out.push_back(DescribeConfig(std::get<std::string>(resolved), "experiments/" + rel));
+  }
+  return out;
+}
+
+json ListResults(const std::string& results_dir) {
+  json out = json::array();
+  for (const auto& item : results::ListRuns(results_dir)) out.push_back(results::ToJson(item));
+  return out;
+}
+
+ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id) {
+  auto error = [](int status, const std::string& message) {
+    return ResultFile{status, json{{"error", message}}.dump(), ""};
+  };
+  if (!IsValidRunId(run_id)) return error(400, "bad run id");
+  auto resolved = ResolveUnder(results_dir, run_id + ".json");
+  if (auto* e = std::get_if<ResolveError>(&resolved)) return error(404, "no run " + run_id);
+  const std::string& path = std::get<std::string>(resolved);
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string body = ss.str();
+  if (!in && !in.eof()) return error(500, "cannot read " + run_id);
+  // ib's own files are strict JSON: serve their bytes. The original tool's may hold NaN.
+  if (body.find("NaN") != std::string::npos || body.find("Infinity") != std::string::npos) {
+    auto read = results::ReadResultsFile(path);
+    if (!read.data) return error(500, "unreadable results file " + run_id + ": " + read.error);
+    body = read.data->dump();
+  }
+  return {200, std::move(body), path};
+}
+
+}  // namespace ib::dash

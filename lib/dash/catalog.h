@@ -1,0 +1,37 @@
+// What the page can browse: the experiment configs under experiments/ (with their resolved
+// summary, via lib/config) and the results files under results/ (via lib/results).
+// Every name a client sends is confined (lib/dash/paths.h) before a file is touched.
+//   nlohmann::json configs = ListConfigs("experiments");   // GET /api/configs
+//   ResultFile file = ReadResultFile("results", "sim-smoke-20261128-030000");
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ib::dash {
+
+// [{path, name, description, framework, model, provider, gpu_type, gpu_count, workload_type,
+//   iterations, total_requests, estimated_cost_usd, cost_per_hr_usd, errors}] for every
+// .yaml/.yml under experiments_dir (recursively, symlinks out of it skipped), sorted by path.
+// `path` is "experiments/<relative path>" whatever experiments_dir is.
+nlohmann::json ListConfigs(const std::string& experiments_dir);
+
+// One config's entry (as above) from its file; `path` is what the client calls it.
+nlohmann::json DescribeConfig(const std::string& file, const std::string& path);
+
+// GET /api/results: lib/results' listing, newest first.
+nlohmann::json ListResults(const std::string& results_dir);
+
+struct ResultFile {
+  int status = 200;   // 200, 400 (bad id), 404 (unknown), 500 (unreadable)
+  std::string body;   // the results file as JSON text, or {"error": ...}
+  std::string path;   // the file served (when 200)
+};
+// The results file of exactly `run_id` (no partial match), as JSON text. The file's own bytes
+// are served when they are valid JSON for a browser; files of the original tool with bare
+// NaN/Infinity are re-serialized through lib/results (those become null).
+ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id);
+
+}  // namespace ib::dash

@@ -1,0 +1,161 @@
+// ib-dash's experiment queue, stop/escalation, configs, results and persistence across a
+// restart, against the real binary; tests/dash/fake-ib-run stands in for ib-run so that stops
+// and a stubborn child can be provoked (dash-e2e.test.js runs the real ib-run).
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const { startDash, request, connect, line, tmpDir, fakeBinDir } = require('./dash-helpers');
+
+const resultsDir = tmpDir('ib-dash-results-');
+const binDir = fakeBinDir();
+let dash;
+before(async () => { dash = await startDash({ resultsDir, env: { IB_BIN_DIR: binDir } }); });
+after(async () => { await dash.stop(); });
+
+const isQueue = (pred) => (m) => m.type === 'queue' && pred(m.data);
+
+test('configs: resolved summaries, errors for broken ones, the cost of paid ones', async () => {
+  const c = await connect(dash.wsUrl());
+  c.send({ type: 'list_configs' });
+  const reply = await c.wait((m) => m.type === 'configs');
+  const rest = JSON.parse((await request(dash.base + '/api/configs')).body);
+  assert.deepEqual(rest.map((x) => x.path), reply.data.map((x) => x.path));
+  const byPath = Object.fromEntries(reply.data.map((x) => [x.path, x]));
+  const quick = byPath['experiments/fake-quick.yaml'];
+  assert.equal(quick.name, 'fake-quick');
+  assert.equal(quick.provider, 'local');
+  assert.equal(quick.total_requests, 4);
+  assert.equal(quick.iterations, 1);
+  assert.equal(quick.estimated_cost_usd, 0);
+  assert.deepEqual(quick.errors, []);
+  assert.ok(byPath['experiments/nested/broken.yaml'].errors.length > 0);
+  assert.ok(byPath['experiments/paid.yaml'].cost_per_hr_usd > 0);
+  await c.close();
+});
+
+test('start_experiment refuses invalid configs and asks before spending money', async () => {
+  const c = await connect(dash.wsUrl());
+  c.send({ type: 'start_experiment', config_path: 'experiments/nested/broken.yaml', options: {} });
+  const invalid = await c.wait((m) => m.type === 'error' && m.data.command === 'start_experiment');
+  assert.ok(invalid.data.errors.length > 0);
+  c.send({ type: 'start_experiment', config_path: 'experiments/paid.yaml', options: {} });
+  const paid = await c.wait((m) => m.type === 'error' && m.data.needs_confirmation === true);
+  assert.ok(paid.data.cost_per_hr_usd > 0);
+  await c.close();
+});
+
+test('one run at a time: queue, cancel, stop with SIGTERM, the stopped run is saved', async () => {
+  const c = await connect(dash.wsUrl());
+  c.send({ type: 'start_experiment', config_path: 'experiments/fake-slow.yaml', options: { confirm: true, name: 'fake-slow' } });
+  const ack1 = await c.wait((m) => m.type === 'ack' && m.command === 'start_experiment');
+  c.send({ type: 'start_experiment', config_path: 'fake-quick.yaml', options: {} });
+  const ack2 = await c.wait((m) => m.type === 'ack' && m.data.queue_id !== ack1.data.queue_id);
+  await c.wait(isQueue((q) => q.length === 2 && q[0].state === 'running' && q[1].state === 'queued' &&
+    q[1].queue_id === ack2.data.queue_id));
+  // Another tab sees the same queue in its state.
+  const other = await connect(dash.wsUrl());
+  const state = await other.wait((m) => m.type === 'state');
+  assert.equal(state.data.queue.length, 2);
+  c.send({ type: 'cancel_queued', queue_id: ack1.data.queue_id });
+  const refuse = await c.wait((m) => m.type === 'error' && m.data.command === 'cancel_queued');
+  assert.match(refuse.message, /running/);
+  c.send({ type: 'cancel_queued', queue_id: ack2.data.queue_id });
+  await c.wait((m) => m.type === 'ack' && m.command === 'cancel_queued');
+  await other.wait(isQueue((q) => q.length === 1 && q[0].queue_id === ack1.data.queue_id));
+  const args = await c.wait((m) => m.type === 'log' && m.source === 'ib-run' && /fake ib-run args/.test(m.message));
+  assert.match(args.message, /--output-dir .* --confirm --name fake-slow/);
+  const first = await c.wait((m) => m.type === 'request_complete');
+  c.send({ type: 'stop_experiment', run_id: 'not-this-one' });
+  await c.wait((m) => m.type === 'error' && m.data.command === 'stop_experiment');
+  c.send({ type: 'stop_experiment', run_id: first.run_id });
+  const stopped = await c.wait((m) => m.type === 'ack' && m.command === 'stop_experiment');
+  assert.equal(stopped.data.signal, 'SIGTERM');
+  assert.equal(stopped.data.run_id, first.run_id);
+  await c.wait((m) => m.type === 'phase' && m.phase === 'failed' && m.run_id === first.run_id);
+  await c.wait((m) => m.type === 'log' && /ended: exit 130/.test(m.message));
+  await c.wait(isQueue((q) => q.length === 0));
+  // The fake ib-run wrote no results file: ib-dash saved the stream itself.
+  const summary = await c.wait((m) => m.type === 'summary' && m.run_id === first.run_id);
+  assert.ok(fs.existsSync(summary.data.result_path));
+  assert.equal(JSON.parse(fs.readFileSync(summary.data.result_path)).status, 'failed');
+  await Promise.all([c.close(), other.close()]);
+});
+
+test('a second stop escalates to SIGKILL of the process group', async () => {
+  const c = await connect(dash.wsUrl());
+  c.send({ type: 'start_experiment', config_path: 'experiments/fake-stubborn.yaml', options: {} });
+  await c.wait((m) => m.type === 'request_complete' && /^fake-stubborn/.test(m.run_id));
+  c.send({ type: 'stop_experiment' });
+  await c.wait((m) => m.type === 'ack' && m.data.signal === 'SIGTERM');
+  c.send({ type: 'stop_experiment' });
+  await c.wait((m) => m.type === 'ack' && m.data.signal === 'SIGKILL');
+  await c.wait((m) => m.type === 'log' && /ended: killed by SIGKILL/.test(m.message));
+  await c.wait(isQueue((q) => q.length === 0));
+  await c.close();
+});
+
+test('a piped stream without a results file is saved; a restart loses nothing', async () => {
+  const run = 'piped-20261128-030000';
+  const c = await connect(dash.wsUrl());
+  let input = line({ type: 'phase', run_id: run, phase: 'execution', data: { total_requests: 5 } });
+  for (let i = 0; i < 5; i++) {
+    input += line({ type: 'request_complete', run_id: run, data: { request_index: i, start_ms: i, end_ms: i + 10, ttft_ms: 3, e2e_latency_ms: 10, completion_tokens: 4 } });
+  }
+  dash.proc.stdin.end(input);  // EOF before the run finished: a partial run
+  const summary = await c.wait((m) => m.type === 'summary' && m.run_id === run);
+  assert.equal(summary.data.status, 'partial');
+  assert.equal(path.dirname(summary.data.result_path), fs.realpathSync(resultsDir));
+  c.send({ type: 'list_results' });
+  const listed = await c.wait((m) => m.type === 'results' && m.data.some((r) => r.run_id === run));
+  assert.equal(listed.data.find((r) => r.run_id === run).total_requests, 5);
+  c.send({ type: 'load_result', run_id: run });
+  const loaded = await c.wait((m) => m.type === 'result' && m.run_id === run);
+  assert.equal(loaded.data.requests.length, 5);
+  c.send({ type: 'load_result', run_id: '../etc/passwd' });
+  await c.wait((m) => m.type === 'error' && m.data.command === 'load_result' && m.data.status === 400);
+  await c.close();
+
+  await dash.stop();
+  dash = await startDash({ resultsDir, env: { IB_BIN_DIR: binDir } });
+  const list = JSON.parse((await request(dash.base + '/api/results')).body);
+  assert.ok(list.some((r) => r.run_id === run && r.readable));
+  assert.ok(list.some((r) => /^fake-slow/.test(r.run_id)), 'the stopped run is still there');
+  const plain = await request(`${dash.base}/api/results/${run}`);
+  assert.equal(plain.status, 200);
+  assert.equal(JSON.parse(plain.body).run_id, run);
+  const gz = await request(`${dash.base}/api/results/${run}`, { headers: { 'Accept-Encoding': 'gzip' }, raw: true });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.equal(JSON.parse(zlib.gunzipSync(gz.body)).run_id, run);
+  assert.equal((await request(`${dash.base}/api/results/no-such-run`)).status, 404);
+  for (const bad of ['/api/results/..%2f..%2fetc%2fpasswd', '/api/results/%2e%2e', '/api/results/a%00b', '/api/results/.hidden']) {
+    const r = await request({ port: dash.port, path: bad });
+    assert.equal(r.status, 400, bad);
+  }
+  // A symlink in results/ that points outside is refused.
+  const outside = path.join(tmpDir('ib-dash-outside-'), 'secret.json');
+  fs.writeFileSync(outside, '{"run_id":"secret"}');
+  fs.symlinkSync(outside, path.join(resultsDir, 'leak.json'));
+  const leak = await request(`${dash.base}/api/results/leak`);
+  assert.equal(leak.status, 404);
+  assert.ok(!leak.body.includes('secret'));
+});
+
+test('a FIFO is read again after each writer goes away', async () => {
+  const fifo = path.join(tmpDir('ib-dash-fifo-'), 'events.fifo');
+  const other = await startDash({ args: ['--fifo', fifo], stdin: 'ignore' });
+  try {
+    const c = await connect(other.wsUrl());
+    for (const n of [1, 2]) {
+      const run = `fifo-run-${n}`;
+      fs.writeFileSync(fifo, line({ type: 'phase', run_id: run, phase: 'execution', data: {} }) +
+        line({ type: 'request_complete', run_id: run, data: { request_index: 0, start_ms: 0, end_ms: 1 } }));
+      await c.wait((m) => m.type === 'request_complete' && m.run_id === run);
+    }
+    await c.close();
+  } finally {
+    await other.stop();
+  }
+});
