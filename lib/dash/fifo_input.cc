@@ -1,6 +1,7 @@
 #include "lib/dash/fifo_input.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,31 +27,36 @@ bool FifoInput::Start(std::string* error) {
   return true;
 }
 
+// The FIFO always has a reader open: the next stream's reader is opened before the current one
+// is closed, so a writer that comes in between never loses its lines (a FIFO's buffered data
+// is dropped when its last reader closes). A read end opened with O_NONBLOCK does not block
+// in open(); poll() then waits for a writer (Linux reports no hang-up for writers that left
+// before this end was opened).
 void FifoInput::Loop() {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    sink_.OnEvent("fifo", events::MakeLog("", "error",
+                                          "cannot open FIFO " + path_ + ": " + std::strerror(errno),
+                                          "ib-dash"));
+    return;
+  }
   while (!stopping_) {
-    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // blocks until a writer opens it
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      sink_.OnEvent("fifo", events::MakeLog("", "error",
-                                            "cannot open FIFO " + path_ + ": " + std::strerror(errno),
-                                            "ib-dash"));
-      return;
-    }
-    if (stopping_) {
-      ::close(fd);
-      return;
-    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 200);
+    if (ready <= 0 || (p.revents & (POLLIN | POLLHUP)) == 0) continue;
+    int next = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // a writer is here: block on it
     PumpStream(fd, "fifo", sink_);
     ::close(fd);
+    fd = next;
+    if (fd < 0) return;
   }
+  ::close(fd);
 }
 
 void FifoInput::Stop() {
   if (!thread_.joinable()) return;
-  stopping_ = true;
-  // A reader blocked in open() waits for a writer: become one for a moment.
-  int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0) ::close(fd);
+  stopping_ = true;  // the reader notices within its poll period
   thread_.join();
 }
 

@@ -20,7 +20,7 @@ class FifoInput {
   ~FifoInput();  // Stop()
 
   bool Start(std::string* error);
-  // Wakes a reader waiting for a writer and joins it; a reader in the middle of a writer's
+  // Stops waiting for writers and joins the reader; a reader in the middle of a writer's
   // stream finishes that stream first.
   void Stop();
 

@@ -154,6 +154,11 @@ test('a FIFO is read again after each writer goes away', async () => {
         line({ type: 'request_complete', run_id: run, data: { request_index: 0, start_ms: 0, end_ms: 1 } }));
       await c.wait((m) => m.type === 'request_complete' && m.run_id === run);
     }
+    // Writers back to back: the second must not lose its lines while the first one's end is read.
+    for (const n of [3, 4, 5]) {
+      fs.writeFileSync(fifo, line({ type: 'request_complete', run_id: `fifo-run-${n}`, data: { request_index: 0, start_ms: 0, end_ms: 1 } }));
+    }
+    for (const n of [3, 4, 5]) await c.wait((m) => m.type === 'request_complete' && m.run_id === `fifo-run-${n}`);
     await c.close();
   } finally {
     await other.stop();
