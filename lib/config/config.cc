@@ -30,23 +30,32 @@ struct Node {
   std::string scalar;
   bool quoted = false;  // a quoted scalar is always a string ("10" is not a number)
   std::vector<Node> seq;
-  std::vector<std::pair<std::string, Node>> map;  // in file order
+  std::vector<struct MapEntry> map;  // in file order
   std::string file;
   int line = 0;
 
-  const Node* Get(const std::string& key) const {
-    for (const auto& [k, v] : map) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
-  Node* GetMutable(const std::string& key) {
-    for (auto& [k, v] : map) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const Node* Get(const std::string& key) const;
+  Node* GetMutable(const std::string& key);
 };
+
+struct MapEntry {
+  std::string key;
+  Node value;
+};
+
+const Node* Node::Get(const std::string& key) const {
+  for (const auto& [k, v] : map) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Node* Node::GetMutable(const std::string& key) {
+  for (auto& [k, v] : map) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
 
 Node Convert(const YAML::Node& y, const std::string& file) {
   Node n;
@@ -69,7 +78,7 @@ Node Convert(const YAML::Node& y, const std::string& file) {
         if (kv.second.IsNull() || !kv.second.IsDefined()) {
           value.line = kv.first.Mark().line + 1;  // a null value has no useful mark of its own
         }
-        n.map.emplace_back(kv.first.Scalar(), std::move(value));
+        n.map.push_back({kv.first.Scalar(), std::move(value)});
       }
       break;
     default:
@@ -92,7 +101,7 @@ void Merge(Node& parent, const Node& child) {
     } else if (existing != nullptr) {
       *existing = value;
     } else {
-      parent.map.emplace_back(key, value);
+      parent.map.push_back({key, value});
     }
   }
 }
