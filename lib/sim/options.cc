@@ -58,6 +58,11 @@ bool Validate(const Options& o, std::string* error) {
   if (o.threads < 4) return *error = "--threads must be >= 4", false;
   if (o.output_len_mean < 0) return *error = "--output-len-mean must be >= 0", false;
   if (o.default_max_tokens < 1) return *error = "--default-max-tokens must be >= 1", false;
+  if (o.writer != "scheduler" && o.writer != "handler")
+    return *error = "--writer must be scheduler or handler", false;
+  if (o.writer == "handler" && !o.deterministic)
+    return *error = "--writer handler needs --deterministic", false;
+  if (o.rt_priority < 0 || o.rt_priority > 99) return *error = "--rt-priority must be in 0..99", false;
   if (o.model.empty()) return *error = "--model must not be empty", false;
   const Faults& f = o.faults;
   if (!Rate(f.error_500_rate, "fault-500-rate", error) ||

@@ -63,6 +63,13 @@ struct Options {
   std::string truth_file;
   double load_time_s = 0;   // /health answers 503 until then
   int64_t threads = 1100;   // Civetweb worker threads: one per open connection
+  // Who writes the chunks: "scheduler" (one thread for all streams) or "handler" (each
+  // connection's thread sleeps until its own token times; deterministic mode only). The second
+  // exists to measure the alternative; see docs/ib-sim.md.
+  std::string writer = "scheduler";
+  // >0: the scheduler thread runs SCHED_FIFO at this priority, so a busy machine cannot delay
+  // chunks behind other processes' time slices (needs CAP_SYS_NICE; a warning if refused).
+  int64_t rt_priority = 0;
   Faults faults;
 };
 

@@ -1,11 +1,14 @@
 #include "lib/sim/server.h"
 
 #include <civetweb.h>
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -125,6 +128,12 @@ struct Server::Impl {
 
   // ---- scheduler thread ----
   void SchedulerLoop() {
+    if (options.rt_priority > 0) {
+      sched_param param{};
+      param.sched_priority = static_cast<int>(options.rt_priority);
+      if (int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); rc != 0)
+        std::fprintf(stderr, "ib-sim: warning: --rt-priority refused: %s\n", std::strerror(rc));
+    }
     std::vector<Emission> emissions;
     std::vector<Request*> finished;
     std::vector<Request*> cancelled;
@@ -293,6 +302,7 @@ struct Server::Impl {
       std::lock_guard<std::mutex> lock(mu);
       stats = engine.Stats();
     }
+    stats.running += handler_streams.load();
     SendText(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
              RenderMetrics(options, stats, observations, now));
     return 200;
@@ -324,8 +334,16 @@ struct Server::Impl {
     return out;
   }
 
+  std::atomic<int64_t> generating{0};
+  struct Counted {
+    std::atomic<int64_t>& n;
+    explicit Counted(std::atomic<int64_t>& c) : n(c) { ++n; }
+    ~Counted() { --n; }
+  };
+
   int HandleGenerate(mg_connection* conn, Endpoint endpoint, const std::string& path) {
     const int64_t arrival = MonotonicNs();
+    Counted counted(generating);
     const Framework fw = options.framework;
     std::string body;
     char buf[16384];
@@ -462,18 +480,20 @@ struct Server::Impl {
                 "Transfer-Encoding: chunked\r\n%s\r\n",
                 r->fault == Fault::kDrop ? "Connection: close\r\n" : "");
     }
-    {
+    if (options.writer == "handler" && stream) {
+      WriteOwnSchedule(r.get());
+    } else {
       std::lock_guard<std::mutex> lock(mu);
       if (stopping) return SendError(conn, 503, "server is shutting down", "ServiceUnavailableError");
       live.insert(r.get());
       inbox.push_back(r.get());
       cv.notify_one();
     }
-    {
-      std::unique_lock<std::mutex> l(r->mu);
-      r->cv.wait(l, [&] { return r->done; });
-    }
-    {
+    if (options.writer != "handler" || !stream) {
+      {
+        std::unique_lock<std::mutex> l(r->mu);
+        r->cv.wait(l, [&] { return r->done; });
+      }
       std::lock_guard<std::mutex> lock(mu);
       live.erase(r.get());
     }
@@ -504,6 +524,27 @@ struct Server::Impl {
     ob.finished_reason = complete ? r->finish_reason : "abort";
     observations.Record(ob, MonotonicNs());
     return 200;
+  }
+
+  // --writer handler: this connection's thread sleeps until each of its own token times
+  // (deterministic schedule) and writes it, with the same rendering and faults as the scheduler.
+  std::atomic<int64_t> handler_streams{0};
+  void WriteOwnSchedule(Request* r) {
+    ++handler_streams;
+    std::vector<Request*> finished, cancelled;
+    int64_t due = r->seq.arrival_ns + static_cast<int64_t>(options.ttft_ms * 1e6);
+    const int64_t itl = static_cast<int64_t>(options.itl_ms * 1e6);
+    for (int64_t i = 0; i < r->seq.output_tokens; ++i) {
+      if (i == r->seq.stall_at) due += r->seq.stall_ns;
+      timespec ts{static_cast<time_t>(due / 1'000'000'000), static_cast<long>(due % 1'000'000'000)};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+      }
+      Deliver({&r->seq, i, due, i + 1 == r->seq.output_tokens}, &finished, &cancelled);
+      if (!finished.empty()) break;
+      due += itl;
+    }
+    r->seq.admitted_ns = r->seq.arrival_ns;
+    --handler_streams;
   }
 
   int Dispatch(mg_connection* conn) {
@@ -595,6 +636,10 @@ void Server::Stop(bool stop_http) {
       Impl::MarkDone(r);
     }
   }
+  // Let woken handlers write their truth lines (bounded: a handler stuck in a write to a client
+  // that stopped reading is abandoned).
+  for (int i = 0; i < 200 && s.generating.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (stop_http && s.ctx) {
     mg_stop(s.ctx);
     s.ctx = nullptr;

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   flags.String("truth", &o.truth_file, "write one NDJSON line per request with server timestamps");
   flags.Double("load-time-s", &o.load_time_s, "/health answers 503 for this long after start");
   flags.Int("threads", &o.threads, "Civetweb worker threads (one per open connection)");
+  flags.String("writer", &o.writer, "scheduler (one thread writes all streams) | handler (thread per stream; deterministic only)");
+  flags.Int("rt-priority", &o.rt_priority, "run the scheduler thread SCHED_FIFO at this priority (0: off)");
   flags.Bool("die-with-parent", &die_with_parent, "exit when the parent process dies");
   flags.Double("fault-500-rate", &o.faults.error_500_rate, "fraction of requests answered HTTP 500");
   flags.Double("fault-429-rate", &o.faults.error_429_rate, "fraction of requests answered HTTP 429");
