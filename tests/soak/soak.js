@@ -1,0 +1,141 @@
+// Soak: a simulated run at a steady request rate with 10 Hz scraping, piped into ib-dash with
+// a browser-less WebSocket client attached, for a given duration. Samples the RSS of every
+// process of the pipeline and checks that memory is flat (each long-lived process within 10 %
+// between the end of warm-up and the end of the run). ib-aggregate is reported but exempt: it
+// holds the run's requests until it writes the results file, so it grows with the data by design.
+//   node tests/soak/soak.js --seconds 60 --rate 20
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const WebSocket = require('ws');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const SECONDS = Number(args.seconds || 60);
+const RATE = Number(args.rate || 20);
+const BIN = process.env.IB_BIN_DIR || path.join(ROOT, 'bazel-bin');
+const tool = (name) => [path.join(BIN, name), path.join(BIN, 'tools', name, name)].find((p) => fs.existsSync(p));
+const GROWTH_LIMIT = 0.10;
+const NOISE_KB = 1024;  // a page or two of allocator noise is not a leak
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-soak-'));
+const config = path.join(work, 'soak.yaml');
+fs.writeFileSync(config, `name: "soak"
+model: {name: "Qwen/Qwen3-0.6B"}
+framework: "vllm"
+framework_options: {enable_prefix_caching: true}
+infrastructure: {provider: "local", gpu_type: "RTX 4000 Ada", sim: {speed: 4.0}}
+workload:
+  type: "rate"
+  request_rate: ${RATE}
+  arrival: "poisson"
+  duration_s: ${SECONDS}
+  requests: {source: "${path.join(ROOT, 'prompts', 'baseline.jsonl')}", count: ${Math.ceil(RATE * SECONDS * 3) + 10}}
+  parameters: {max_tokens: 48}
+metrics: {sample_interval_ms: 100, output_dir: "${path.join(work, 'results')}"}
+`);
+
+function descendants(rootPid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push({ pid: Number(entry), comm });
+    } catch { /* the process ended */ }
+  }
+  const out = [];
+  const walk = (pid) => (children.get(pid) || []).forEach((c) => { out.push(c); walk(c.pid); });
+  walk(rootPid);
+  return out;
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch { return null; }
+}
+
+async function main() {
+  const ibRun = spawn(tool('ib-run'), [config, '--ndjson', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const dash = spawn(tool('ib-dash'), ['--port', '0', '--no-browser', '--results-dir', path.join(work, 'results'),
+    '--experiments-dir', path.join(ROOT, 'experiments'), '--web-dir', path.join(ROOT, 'web')],
+  { stdio: ['pipe', 'ignore', 'pipe'] });
+  ibRun.stdout.pipe(dash.stdin);
+  let dashErr = '';
+  const port = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('ib-dash did not start: ' + dashErr)), 20000);
+    dash.stderr.on('data', (d) => {
+      dashErr += d;
+      const m = /serving http:\/\/127\.0\.0\.1:(\d+)/.exec(dashErr);
+      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    });
+  });
+  const page = await new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/`, (res) => {
+    let body = ''; res.on('data', (d) => { body += d; }); res.on('end', () => resolve(body));
+  }).on('error', reject));
+  const token = (/name="ib-token" content="([^"]+)"/.exec(page) || [])[1];
+  const counts = {};
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`, { origin: `http://127.0.0.1:${port}` });
+  ws.on('message', (m) => { const t = JSON.parse(m).type; counts[t] = (counts[t] || 0) + 1; });
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+
+  const samples = [];  // {t, byName: {name: kb}}
+  const start = Date.now();
+  const ibRunDone = new Promise((resolve) => ibRun.on('exit', (code) => resolve(code)));
+  let finished = false;
+  ibRunDone.then(() => { finished = true; });
+  while (!finished) {
+    const byName = {};
+    for (const p of [...descendants(process.pid)]) {
+      if (!p.comm.startsWith('ib-')) continue;
+      const kb = rssKb(p.pid);
+      if (kb !== null) byName[p.comm] = (byName[p.comm] || 0) + kb;
+    }
+    samples.push({ t: (Date.now() - start) / 1000, byName });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const code = await ibRunDone;
+  await new Promise((r) => setTimeout(r, 1500));  // let ib-dash forward the tail
+  ws.close();
+  dash.kill('SIGTERM');
+
+  // Flatness: from the end of warm-up (first quarter) to the last sample taken while the
+  // workload was still running (the final seconds are shutdown).
+  const running = samples.filter((s) => s.byName['ib-load']);
+  const warm = running[Math.floor(running.length / 4)] || running[0];
+  const last = running[running.length - 1];
+  let failures = 0;
+  console.log(`soak: ${SECONDS}s at ${RATE} req/s, ${samples.length} RSS samples, ib-run exit ${code}`);
+  console.log('soak: process       RSS after warm-up   RSS at end   growth');
+  for (const name of Object.keys(last.byName).sort()) {
+    const a = warm.byName[name]; const b = last.byName[name];
+    if (!a || !b) continue;
+    const growth = (b - a) / a;
+    const exempt = name === 'ib-aggregate';
+    const bad = !exempt && growth > GROWTH_LIMIT && b - a > NOISE_KB;
+    if (bad) failures++;
+    console.log(`soak: ${name.padEnd(14)}${String(a).padStart(10)} kB ${String(b).padStart(12)} kB ${(growth * 100).toFixed(1).padStart(7)} %${exempt ? '  (grows with the run by design)' : ''}${bad ? '  NOT FLAT' : ''}`);
+  }
+  const results = fs.existsSync(path.join(work, 'results')) ? fs.readdirSync(path.join(work, 'results')).filter((f) => f.endsWith('.json')) : [];
+  console.log(`soak: WebSocket client received ${JSON.stringify(counts)}; results files: ${results.length}`);
+  if (code !== 0) { console.log('soak: ib-run failed'); failures++; }
+  if (!counts.request_complete) { console.log('soak: the WebSocket client saw no request events'); failures++; }
+  if (results.length !== 1) { console.log('soak: expected one results file'); failures++; }
+  console.log(failures ? 'soak: FAILED' : 'soak: ok');
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => { console.error('soak: FAILED:', e.message); process.exit(1); });
