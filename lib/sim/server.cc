@@ -74,6 +74,38 @@ struct Request {
   bool done = false;
 };
 
+// A mutex with priority inheritance: with --rt-priority the SCHED_FIFO scheduler thread shares
+// this lock with ordinary handler threads, and must not wait behind one that was preempted while
+// holding it.
+class PiMutex {
+ public:
+  PiMutex() {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&m_, &a);
+    pthread_mutexattr_destroy(&a);
+  }
+  ~PiMutex() { pthread_mutex_destroy(&m_); }
+  PiMutex(const PiMutex&) = delete;
+  PiMutex& operator=(const PiMutex&) = delete;
+  void lock() { pthread_mutex_lock(&m_); }
+  void unlock() { pthread_mutex_unlock(&m_); }
+  bool try_lock() { return pthread_mutex_trylock(&m_) == 0; }
+
+ private:
+  pthread_mutex_t m_;
+};
+
+// Appends payload framed as one HTTP/1.1 chunk.
+void AppendChunk(const std::string& payload, std::string* out) {
+  char head[24];
+  int n = std::snprintf(head, sizeof head, "%zx\r\n", payload.size());
+  out->append(head, static_cast<std::size_t>(n));
+  out->append(payload);
+  out->append("\r\n");
+}
+
 std::string Chunked(const std::string& payload) {
   char head[24];
   int n = std::snprintf(head, sizeof head, "%zx\r\n", payload.size());
@@ -113,8 +145,8 @@ struct Server::Impl {
   TruthLog truth;
 
   // Engine and the scheduler's inbox, under mu.
-  std::mutex mu;
-  std::condition_variable cv;
+  PiMutex mu;
+  std::condition_variable_any cv;
   Engine engine;
   std::vector<Request*> inbox;
   std::set<Request*> live;
@@ -137,7 +169,7 @@ struct Server::Impl {
     std::vector<Emission> emissions;
     std::vector<Request*> finished;
     std::vector<Request*> cancelled;
-    std::unique_lock<std::mutex> lock(mu);
+    std::unique_lock<PiMutex> lock(mu);
     while (!stopping) {
       int64_t next = engine.NextEventNs();
       if (inbox.empty() && MonotonicNs() < next) {
@@ -213,7 +245,9 @@ struct Server::Impl {
     r->buf.clear();
     if (r->fault == Fault::kMalformed && e.index == r->fault_at) r->buf += MalformedEvent(r->shape);
     AppendTokenEvents(r->shape, e.index, text, e.last, r->finish_reason, &r->buf);
-    std::string framed = Chunked(r->buf);
+    static thread_local std::string framed;
+    framed.clear();
+    AppendChunk(r->buf, &framed);
     if (e.last) framed += "0\r\n\r\n";
     int64_t t = MonotonicNs();
     if (mg_write(r->conn, framed.data(), framed.size()) != static_cast<int>(framed.size())) {
@@ -299,7 +333,7 @@ struct Server::Impl {
     }
     EngineStats stats;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<PiMutex> lock(mu);
       stats = engine.Stats();
     }
     stats.running += handler_streams.load();
@@ -426,6 +460,7 @@ struct Server::Impl {
     r->shape.continuous_usage = continuous && include_usage;
     r->shape.prompt_tokens = prompt_tokens;
     r->shape.eos_token_id = options.eos_token_id;
+    PrepareHead(&r->shape);
 
     TruthRecord truth_record;
     truth_record.request_id = r->shape.id;
@@ -483,7 +518,7 @@ struct Server::Impl {
     if (options.writer == "handler" && stream) {
       WriteOwnSchedule(r.get());
     } else {
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<PiMutex> lock(mu);
       if (stopping) return SendError(conn, 503, "server is shutting down", "ServiceUnavailableError");
       live.insert(r.get());
       inbox.push_back(r.get());
@@ -494,7 +529,7 @@ struct Server::Impl {
         std::unique_lock<std::mutex> l(r->mu);
         r->cv.wait(l, [&] { return r->done; });
       }
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<PiMutex> lock(mu);
       live.erase(r.get());
     }
     const int64_t completion = static_cast<int64_t>(r->token_ns.size());
@@ -623,14 +658,14 @@ int Server::port() const { return impl_->port; }
 void Server::Stop(bool stop_http) {
   Impl& s = *impl_;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<PiMutex> lock(s.mu);
     s.stopping = true;
     s.cv.notify_all();
   }
   if (s.scheduler.joinable()) s.scheduler.join();
   {
     // Wake every handler still waiting; their connections are ended by Civetweb or the exit.
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<PiMutex> lock(s.mu);
     for (Request* r : s.live) {
       r->client_gone = true;
       Impl::MarkDone(r);

@@ -12,6 +12,10 @@ std::string ResponseId(Framework f, Endpoint e, const std::string& hex) {
 namespace {
 
 void Head(const ResponseShape& r, std::string* out) {
+  if (!r.head.empty()) {
+    *out += r.head;
+    return;
+  }
   *out += "data: {\"id\":\"";
   *out += r.id;
   *out += r.endpoint == Endpoint::kChat ? "\",\"object\":\"chat.completion.chunk\",\"created\":"
@@ -80,6 +84,13 @@ void Choice(const ResponseShape& r, std::string_view delta_or_text, bool is_text
 }
 
 }  // namespace
+
+void PrepareHead(ResponseShape* r) {
+  r->head.clear();
+  std::string h;
+  Head(*r, &h);
+  r->head = h;
+}
 
 void AppendTokenEvents(const ResponseShape& r, int64_t index, std::string_view text, bool last,
                        std::string_view finish_reason, std::string* out) {

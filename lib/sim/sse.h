@@ -27,7 +27,12 @@ struct ResponseShape {
   bool continuous_usage = false;  // vLLM's stream_options.continuous_usage_stats
   int64_t prompt_tokens = 0;
   int64_t eos_token_id = 0;
+  // Filled by PrepareHead: every chunk's fixed beginning, rendered once per response.
+  std::string head;
 };
+
+// Renders r->head ('data: {"id":...,"choices":[') from the fields above.
+void PrepareHead(ResponseShape* r);
 
 // Builds an id of the framework's form from 32 hex characters.
 std::string ResponseId(Framework f, Endpoint e, const std::string& hex);
