@@ -4,6 +4,8 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "lib/events/fast_parse.h"
+
 namespace ib::events {
 
 LineReader::LineReader(int fd, std::size_t max_line_bytes)
@@ -15,6 +17,10 @@ bool LineReader::Fill() {
   if (start_ > 0) {
     buffer_.erase(0, start_);
     start_ = 0;
+  }
+  if (before_read_ && !before_read_()) {
+    eof_ = true;
+    return false;
   }
   char chunk[65536];
   for (;;) {
@@ -103,7 +109,7 @@ std::optional<EventReader::Item> EventReader::Next() {
                              source_, line->number);
       return item;
     }
-    ParseResult parsed = ParseEvent(item.raw);
+    ParseResult parsed = fast_request_complete_ ? ParseEventFast(item.raw) : ParseEvent(item.raw);
     if (parsed.event) {
       item.event = std::move(*parsed.event);
       item.valid = true;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,9 +32,13 @@ class LineReader {
   // in which case error() says what happened).
   std::optional<Line> Next();
   const std::string& error() const { return error_; }
+  // Called before each read(2), which may block; returning false ends the stream there as if at
+  // EOF. A filter uses it to flush its output once per read and to stop on a signal.
+  void set_before_read(std::function<bool()> hook) { before_read_ = std::move(hook); }
 
  private:
   bool Fill();  // reads more bytes; false at EOF or error
+  std::function<bool()> before_read_;
   int fd_;
   std::size_t max_line_bytes_;
   std::string buffer_;
@@ -57,11 +62,18 @@ class EventReader {
   // Skips blank lines. Returns nullopt at end of stream.
   std::optional<Item> Next();
   int64_t bad_lines() const { return bad_lines_; }
+  // Parse request_complete lines with ParseEventFast (same events, far less CPU). Off by default.
+  void set_fast_request_complete(bool on) { fast_request_complete_ = on; }
+  // Set when reading stopped on a read error (see LineReader::error).
+  const std::string& error() const { return lines_.error(); }
+  // See LineReader::set_before_read.
+  void set_before_read(std::function<bool()> hook) { lines_.set_before_read(std::move(hook)); }
 
  private:
   LineReader lines_;
   std::string source_;
   int64_t bad_lines_ = 0;
+  bool fast_request_complete_ = false;
 };
 
 class EventWriter {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "lib/events/stream.h"
 #include "lib/results/clock.h"
@@ -22,6 +23,17 @@ using nlohmann::json;
 class JsonOut {
  public:
   explicit JsonOut(std::string* out) : out_(*out) {}
+  // Hands the text so far to the sink when it exceeds a megabyte (no-op without a sink).
+  void MaybeFlush() {
+    if (sink_ && out_.size() >= (1u << 20)) Flush();
+  }
+  void Flush() {
+    if (sink_ && !out_.empty()) {
+      (*sink_)(out_);
+      out_.clear();
+    }
+  }
+  void set_sink(const std::function<void(std::string_view)>* sink) { sink_ = sink; }
   void Raw(std::string_view s) { out_.append(s); }
   void Key(const char* key) {
     out_.push_back('"');
@@ -90,6 +102,7 @@ class JsonOut {
 
  private:
   std::string& out_;
+  const std::function<void(std::string_view)>* sink_ = nullptr;
 };
 
 // Formats "...T03:00:05.123Z" quickly: the date-time part changes once per second.
@@ -188,18 +201,18 @@ void WriteRequests(JsonOut& o, const std::vector<events::RequestComplete>& list,
   for (std::size_t i = 0; i < list.size(); ++i) {
     o.Raw(i ? ",\n    " : "\n    ");
     WriteRequest(o, list[i], origin, iso);
+    o.MaybeFlush();
   }
   o.Raw(list.empty() ? "]" : "\n  ]");
 }
 
 }  // namespace
 
-std::string SerializeRun(const RunRecord& run) {
+void SerializeRunTo(const RunRecord& run, const std::function<void(std::string_view)>& sink) {
   std::string text;
-  std::size_t estimate = 4096 + run.requests.size() * 700 + run.gpu_samples.size() * 400;
-  for (const auto& r : run.requests) estimate += r.inter_token_latencies_ms.size() * 20;
-  text.reserve(estimate);
+  text.reserve((1u << 20) + 64 * 1024);
   JsonOut o(&text);
+  o.set_sink(&sink);
   auto origin = ClockOrigin(run);
   o.Raw("{\n  "); o.Key("run_id"); o.String(run.run_id);
   o.Raw(",\n  "); o.Key("status"); o.String(run.status);
@@ -225,6 +238,7 @@ std::string SerializeRun(const RunRecord& run) {
     for (std::size_t i = 0; i < run.gpu_samples.size(); ++i) {
       o.Raw(i ? ",\n      " : "\n      ");
       WriteSample(o, run.gpu_samples[i]);
+      o.MaybeFlush();
     }
     o.Raw(run.gpu_samples.empty() ? "]" : "\n    ]");
     o.Raw("\n  }");
@@ -233,6 +247,12 @@ std::string SerializeRun(const RunRecord& run) {
   }
   o.Raw(",\n  "); o.Key("definitions_version"); o.Int(kDefinitionsVersion);
   o.Raw("\n}\n");
+  o.Flush();
+}
+
+std::string SerializeRun(const RunRecord& run) {
+  std::string text;
+  SerializeRunTo(run, [&](std::string_view chunk) { text.append(chunk); });
   return text;
 }
 
@@ -272,15 +292,25 @@ bool WriteRunFile(const std::string& dir, RunRecord& run, std::string* path, std
     struct stat st;
     if (::lstat(final_path.c_str(), &st) == 0) continue;  // taken: never overwrite
     run.run_id = id;
-    std::string text = SerializeRun(run);
     std::string temp = prefix + "." + id + ".json.tmp-" + std::to_string(::getpid());
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       *error = "cannot create " + temp + ": " + std::strerror(errno);
       return false;
     }
-    bool ok = events::WriteAll(fd, text) && ::fsync(fd) == 0;
-    int saved = errno;
+    // Streamed in 1 MB pieces: a million requests never sit in memory as text.
+    bool ok = true;
+    int saved = 0;
+    SerializeRunTo(run, [&](std::string_view chunk) {
+      if (ok && !events::WriteAll(fd, chunk)) {
+        ok = false;
+        saved = errno;
+      }
+    });
+    if (ok && ::fsync(fd) != 0) {
+      ok = false;
+      saved = errno;
+    }
     ::close(fd);
     if (!ok) {
       ::unlink(temp.c_str());

@@ -10,7 +10,9 @@
 // one per line (no JSON tree of a million requests is built). NaN and infinities become null.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,8 @@ namespace ib::results {
 
 // The whole file's text (docs/results-format.md), with run.run_id as written.
 std::string SerializeRun(const RunRecord& run);
+// The same text handed to `sink` in pieces of about a megabyte.
+void SerializeRunTo(const RunRecord& run, const std::function<void(std::string_view)>& sink);
 // The same as a JSON tree (for callers that want to hand it on, e.g. ib-dash).
 nlohmann::json RunToJson(const RunRecord& run);
 

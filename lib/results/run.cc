@@ -161,6 +161,23 @@ std::vector<double> PercentilesFrom(const json& metrics, const std::vector<doubl
   return out.empty() ? fallback : out;
 }
 
+// Stable by request_index; sorts a permutation (not the big structs) and moves each once.
+void SortByIndex(std::vector<events::RequestComplete>& list) {
+  auto by_index = [](const events::RequestComplete& a, const events::RequestComplete& b) {
+    return a.request_index < b.request_index;
+  };
+  if (std::is_sorted(list.begin(), list.end(), by_index)) return;
+  std::vector<std::size_t> order(list.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return list[a].request_index < list[b].request_index;
+  });
+  std::vector<events::RequestComplete> sorted;
+  sorted.reserve(list.size());
+  for (std::size_t i : order) sorted.push_back(std::move(list[i]));
+  list = std::move(sorted);
+}
+
 bool IsNormalEndReason(const std::string& reason) {
   return reason.empty() || reason == "completed" || reason == "done" || reason == "count" ||
          reason == "duration";
@@ -246,6 +263,9 @@ void RunAccumulator::AddPhase(const events::Phase& phase) {
   if (phase.phase == events::phase::kExecution) {
     saw_execution_ = true;
     execution_ = phase.data;
+    // Growing a vector of a million requests moves each several times; size it once.
+    if (auto planned = NumberAt(execution_, "total_requests"); planned && *planned > 0)
+      requests_.reserve(static_cast<std::size_t>(std::min(*planned, 4e6)));
     return;
   }
   if (phase.phase == events::phase::kIterationDone || phase.phase == events::phase::kDone ||
@@ -295,14 +315,18 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
   std::vector<double> percentiles = PercentilesFrom(metrics, options.percentiles);
   Slos slos = SlosFrom(metrics, options.slos);
 
-  for (auto& r : requests_) (r.warmup ? run.warmup_requests : run.requests).push_back(std::move(r));
-  requests_.clear();
-  requests_.shrink_to_fit();
-  auto by_index = [](const events::RequestComplete& a, const events::RequestComplete& b) {
-    return a.request_index < b.request_index;
-  };
-  std::stable_sort(run.requests.begin(), run.requests.end(), by_index);
-  std::stable_sort(run.warmup_requests.begin(), run.warmup_requests.end(), by_index);
+  // Moving a million requests costs: move them only when warmup ones must be taken out.
+  bool any_warmup = std::any_of(requests_.begin(), requests_.end(),
+                                [](const events::RequestComplete& r) { return r.warmup; });
+  if (any_warmup) {
+    for (auto& r : requests_) (r.warmup ? run.warmup_requests : run.requests).push_back(std::move(r));
+    requests_.clear();
+    requests_.shrink_to_fit();
+  } else {
+    run.requests = std::move(requests_);
+  }
+  SortByIndex(run.requests);
+  SortByIndex(run.warmup_requests);
 
   // The measured window: ib-load's own figure when it gave one, else first send -> last byte.
   double first_start = 0, last_end = 0;
