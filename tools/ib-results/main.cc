@@ -1,0 +1,100 @@
+// ib-results: browse the results directory (list, show, compare, export).
+#include <cstdio>
+#include <iostream>
+
+#include "lib/cli/flags.h"
+#include "lib/results/report.h"
+#include "lib/results/store.h"
+
+namespace {
+
+using nlohmann::json;
+
+// Loads one run or prints "ib-results: error: ..." (exit 1).
+bool Load(const std::string& dir, const std::string& id, json* out) {
+  auto found = ib::results::LoadRun(dir, id);
+  if (!found.ok()) {
+    std::fprintf(stderr, "ib-results: error: %s\n", found.error.c_str());
+    return false;
+  }
+  *out = std::move(found.data);
+  return true;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "ib-results: error: %s (see --help)\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ib::cli::Flags flags("ib-results", "lists, shows, compares and exports results files");
+  std::string dir = "results";
+  std::string format;
+  bool as_json = false, summary = false;
+  std::vector<std::string> args;
+  flags.String("dir", &dir, "the results directory");
+  flags.Bool("json", &as_json, "print JSON instead of tables (list, show, compare)");
+  flags.String("format", &format, "export format: csv or json");
+  flags.Bool("summary", &summary, "export the summary as metric,value rows instead of requests");
+  flags.Positional("list | show RUN | compare A B [C...] | export RUN --format csv|json", &args, 1);
+  flags.Epilog(
+      "RUN is a run id or any part of one that matches a single file.\n"
+      "Examples:\n"
+      "  ib-results list\n"
+      "  ib-results show 20260212-1500\n"
+      "  ib-results compare baseline-vllm baseline-sglang --json\n"
+      "  ib-results export sim-smoke --format csv > requests.csv\n"
+      "Exit codes: 0 ok, 1 run not found, ambiguous or unreadable, 2 bad usage.");
+  if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
+  const std::string& command = args[0];
+  json run;
+  if (command == "list") {
+    if (args.size() != 1) return Usage("list takes no arguments");
+    auto items = ib::results::ListRuns(dir);
+    if (as_json) {
+      json list = json::array();
+      for (const auto& item : items) list.push_back(ib::results::ToJson(item));
+      std::cout << list.dump(2) << "\n";
+    } else {
+      std::cout << ib::results::FormatList(items);
+    }
+    return 0;
+  }
+  if (command == "show") {
+    if (args.size() != 2) return Usage("show takes one RUN");
+    if (!Load(dir, args[1], &run)) return 1;
+    if (as_json) {
+      std::cout << run.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << ib::results::FormatShow(run);
+    }
+    return 0;
+  }
+  if (command == "compare") {
+    if (args.size() < 3) return Usage("compare takes two or more RUNs");
+    std::vector<json> runs;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (!Load(dir, args[i], &run)) return 1;
+      runs.push_back(std::move(run));
+    }
+    json table = ib::results::Compare(runs);
+    std::cout << (as_json ? table.dump(2) + "\n" : ib::results::FormatComparison(table));
+    return 0;
+  }
+  if (command == "export") {
+    if (args.size() != 2) return Usage("export takes one RUN");
+    if (format != "csv" && format != "json") return Usage("export needs --format csv or --format json");
+    if (!Load(dir, args[1], &run)) return 1;
+    if (format == "csv") {
+      std::cout << (summary ? ib::results::SummaryCsv(run) : ib::results::RequestsCsv(run));
+    } else {
+      json out = summary ? json{{"run_id", run["run_id"]}, {"summary", run.value("summary", json())}}
+                         : ib::results::RequestsJson(run);
+      std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    }
+    return 0;
+  }
+  return Usage("unknown command \"" + command + "\"");
+}
