@@ -1,11 +1,15 @@
 #include "lib/sim/server.h"
 
 #include <civetweb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -117,25 +121,25 @@ std::string Chunked(const std::string& payload) {
 
 }  // namespace
 
+EngineConfig EngineConfigFor(const Options& o) {
+  EngineConfig c;
+  c.deterministic = o.deterministic;
+  c.ttft_ns = static_cast<int64_t>(o.ttft_ms * 1e6);
+  c.itl_ns = static_cast<int64_t>(o.itl_ms * 1e6);
+  c.step_base_ns = static_cast<int64_t>(o.step_base_ms * 1e6 / o.speed);
+  c.step_per_seq_ns = static_cast<int64_t>(o.step_per_seq_ms * 1e6 / o.speed);
+  c.prefill_ns_per_token = o.prefill_ms_per_token * 1e6 / o.speed;
+  c.max_num_seqs = o.max_num_seqs;
+  c.kv_blocks = o.kv_blocks;
+  c.prefix_caching = o.prefix_caching;
+  return c;
+}
+
 struct Server::Impl {
   explicit Impl(const Options& o)
       : options(o),
-        engine(MakeEngineConfig(o)),
+        engine(EngineConfigFor(o)),
         observations(o) {}
-
-  static EngineConfig MakeEngineConfig(const Options& o) {
-    EngineConfig c;
-    c.deterministic = o.deterministic;
-    c.ttft_ns = static_cast<int64_t>(o.ttft_ms * 1e6);
-    c.itl_ns = static_cast<int64_t>(o.itl_ms * 1e6);
-    c.step_base_ns = static_cast<int64_t>(o.step_base_ms * 1e6 / o.speed);
-    c.step_per_seq_ns = static_cast<int64_t>(o.step_per_seq_ms * 1e6 / o.speed);
-    c.prefill_ns_per_token = o.prefill_ms_per_token * 1e6 / o.speed;
-    c.max_num_seqs = o.max_num_seqs;
-    c.kv_blocks = o.kv_blocks;
-    c.prefix_caching = o.prefix_caching;
-    return c;
-  }
 
   Options options;
   mg_context* ctx = nullptr;
@@ -558,6 +562,7 @@ struct Server::Impl {
     bool complete = completion == r->seq.output_tokens && !r->errored && !r->dropped;
     ob.finished_reason = complete ? r->finish_reason : "abort";
     observations.Record(ob, MonotonicNs());
+    if (r->dropped) DropConnection(conn);
     return 200;
   }
 
@@ -580,6 +585,26 @@ struct Server::Impl {
     }
     r->seq.admitted_ns = r->seq.arrival_ns;
     --handler_streams;
+  }
+
+  // Civetweb offers no way to close a keep-alive connection from a handler, nor its socket; find
+  // the socket by its address pair and shut it down (not close: Civetweb still owns the fd and
+  // closes it when its next read fails), so the client sees the drop now.
+  void DropConnection(mg_connection* conn) {
+    const mg_request_info* info = mg_get_request_info(conn);
+    long max_fd = std::min<long>(sysconf(_SC_OPEN_MAX), 1 << 16);
+    for (int fd = 3; fd < max_fd; ++fd) {
+      sockaddr_in peer{}, local{};
+      socklen_t len = sizeof peer;
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET)
+        continue;
+      len = sizeof local;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+      if (ntohs(peer.sin_port) == info->remote_port && ntohs(local.sin_port) == port) {
+        shutdown(fd, SHUT_RDWR);
+        return;
+      }
+    }
   }
 
   int Dispatch(mg_connection* conn) {

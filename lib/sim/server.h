@@ -34,6 +34,11 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// The engine's parameters for these options: model times divided by --speed, deterministic
+// times taken as given.
+struct EngineConfig;
+EngineConfig EngineConfigFor(const Options& o);
+
 // CLOCK_MONOTONIC in nanoseconds: the clock of the truth file.
 int64_t MonotonicNs();
 

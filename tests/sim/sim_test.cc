@@ -242,6 +242,41 @@ TEST(IbSim, BadFlagsExitTwo) {
   }
 }
 
+TEST(IbSim, HandlerWriterSendsTheSameStream) {
+  std::string truth = TmpPath("handler-truth.ndjson");
+  SimProcess sim({"--model", "sim/m", "--deterministic", "--ttft-ms", "5", "--itl-ms", "2",
+                  "--writer", "handler", "--truth", truth});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  SseResult r = PostStream(sim.base_url() + "/v1/chat/completions", kChatBody);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.events.size(), 8u) << r.body;
+  EXPECT_EQ(r.events[7].data, "[DONE]");
+  sim.Stop();
+  auto lines = ReadNdjson(truth);
+  ASSERT_EQ(lines.size(), 1u);
+  ASSERT_EQ(lines[0]["token_ns"].size(), 5u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_GE(lines[0]["token_ns"][i].get<int64_t>() - lines[0]["arrival_ns"].get<int64_t>(), 5'000'000 + i * 2'000'000);
+}
+
+TEST(IbSim, SglangCompletionsAndVllmModels) {
+  SimProcess sglang({"--framework", "sglang", "--deterministic", "--ttft-ms", "1", "--itl-ms", "1"});
+  ASSERT_TRUE(sglang.ok()) << sglang.error();
+  SseResult r = PostStream(sglang.base_url() + "/v1/completions",
+                           R"({"prompt":"a","max_tokens":2,"stream":true,"stream_options":{"include_usage":true}})");
+  ASSERT_EQ(r.events.size(), 5u) << r.body;  // 2 tokens, finish, usage, [DONE]
+  EXPECT_EQ(json::parse(r.events[2].data)["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(json::parse(r.events[3].data)["usage"]["completion_tokens"], 2);
+  SimProcess vllm({"--preset", "llama-3.1-8b-a100", "--deterministic"});
+  ASSERT_TRUE(vllm.ok()) << vllm.error();
+  json models = json::parse(http::Get(vllm.base_url() + "/v1/models").body);
+  EXPECT_EQ(models["object"], "list");
+  EXPECT_EQ(models["data"][0]["id"], "meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(models["data"][0]["owned_by"], "vllm");
+  EXPECT_EQ(models["data"][0]["max_model_len"], 131072);
+  EXPECT_EQ(http::Get(vllm.base_url() + "/get_model_info").status, 404);  // SGLang only
+}
+
 TEST(IbSim, ExitsZeroOnSigterm) {
   SimProcess sim({"--deterministic"});
   ASSERT_TRUE(sim.ok()) << sim.error();
