@@ -1,0 +1,160 @@
+// web/model.js in Node: normalisation of both event versions and both results formats, and the
+// numbers the charts draw (histogram bins, rolling throughput, downsampling, timeline, deltas).
+'use strict';
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const M = require('../../web/model.js');
+
+const ROOT = path.resolve(__dirname, '../..');
+const golden = (f) => fs.readFileSync(path.join(ROOT, 'tests/golden', f), 'utf8').split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } });
+
+test('stream v2 and v1 events land in the same columns', () => {
+  const run = M.newRun('r');
+  for (const e of golden('stream-v2.ndjson')) {
+    if (e.type === 'gpu_sample') M.addGpuSample(run, M.eventData(e));
+    if (e.type === 'request_complete') M.addRequest(run, M.eventData(e), null, null);
+  }
+  assert.deepEqual(run.gpu.t, [0.1]);
+  assert.deepEqual(run.gpu.kv, [25]);
+  assert.deepEqual(run.gpu.running, [2]);
+  assert.deepEqual(run.gpu.hit, [null], 'a null hit rate stays a gap, not 0');
+  assert.deepEqual(run.req.start, [1, 1.2]);
+  assert.deepEqual(run.req.end, [91, 3]);
+  assert.deepEqual(run.req.ok, [true, false]);
+  assert.deepEqual(run.ttft, [50]);
+  assert.deepEqual(run.itl, [10, 10, 10, 10]);
+  assert.equal(run.failed, 1);
+
+  const v1 = M.newRun('v1');
+  for (const e of golden('stream-v1-plan.ndjson')) {
+    if (!e) continue;
+    if (e.type === 'gpu_sample') M.addGpuSample(v1, M.eventData(e));
+    if (e.type === 'request_complete') M.addRequest(v1, M.eventData(e), null, 5000);
+  }
+  assert.deepEqual(v1.gpu.t, [12.5]);
+  assert.deepEqual(v1.gpu.kv, [45]);
+  assert.deepEqual(v1.gpu.waiting, [0]);
+  assert.deepEqual(v1.gpu.gen, [42.5]);
+  assert.deepEqual(v1.itl, [28.4], 'v1 tbt_ms stands in for the gap list');
+  assert.deepEqual([v1.req.start[0], v1.req.end[0]], [5000 - 1450.3, 5000], 'placed at arrival time');
+});
+
+test('warmup requests are counted but kept out of every chart', () => {
+  const run = M.newRun('r');
+  assert.equal(M.addRequest(run, { warmup: true, start_ms: 0, end_ms: 5, ttft_ms: 1, e2e_latency_ms: 5, error: null }), false);
+  assert.equal(run.warmup, 1);
+  assert.equal(run.req.end.length, 0);
+});
+
+test('an original-tool results file: wall-clock times become run offsets', () => {
+  const f = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/web/fixtures/results/quick-smoke-test-20260212-150000.json'), 'utf8'));
+  const run = M.runFromResults(f);
+  assert.equal(run.req.end.length, f.requests.length);
+  assert.equal(run.ttft.length, f.summary.successful_requests);
+  assert.equal(run.gpu.t.length, f.gpu_metrics.time_series.length);
+  const first = f.requests[0];
+  assert.ok(Math.abs(run.req.start[0] - (Date.parse(first.started_at) - Date.parse(f.metadata.started_at))) < 1e-6);
+  assert.ok(run.req.start.every((s, i) => run.req.end[i] >= s));
+  assert.deepEqual(M.runFromResults(null).req.end, [], 'nothing to draw, no crash');
+  assert.deepEqual(M.runFromResults({ run_id: 'x' }).gpu.t, []);
+});
+
+test('bare NaN from the original tool is read as null', () => {
+  const f = M.parseResultsText('{"a": NaN, "b": [1, -Infinity], "s": "NaN stays"}');
+  assert.deepEqual(f, { a: null, b: [1, null], s: 'NaN stays' });
+  assert.throws(() => M.parseResultsText('{"a": '), SyntaxError);
+});
+
+test('histogram bins are shared, nice, and count every value (tail clamped into the last bin)', () => {
+  const values = [];
+  for (let i = 0; i < 1000; i++) values.push(100 + (i % 100));
+  values.push(100000); // one wild outlier must not squash the rest
+  const bins = M.binsFor([values]);
+  assert.ok(bins.width <= 10, `width ${bins.width}`);
+  assert.ok(bins.clippedAbove != null);
+  const h = M.histogram(values, bins, false);
+  assert.equal(h.y.reduce((a, b) => a + b, 0), values.length);
+  assert.equal(h.y[h.y.length - 1] >= 1, true);
+  const pctH = M.histogram(values, bins, true);
+  assert.ok(Math.abs(pctH.y.reduce((a, b) => a + b, 0) - 100) < 1e-9);
+  assert.equal(M.binsFor([[], []]), null);
+  const one = M.binsFor([[5, 5, 5]]);
+  assert.equal(M.histogram([5, 5, 5], one, false).y.reduce((a, b) => a + b, 0), 3);
+});
+
+test('rolling throughput spreads tokens from first token to end', () => {
+  const run = M.newRun('r');
+  // 10 requests, each 100 tokens over 1 s, back to back: a steady 100 tok/s.
+  for (let i = 0; i < 10; i++) M.addRequest(run, { request_index: i, start_ms: i * 1000, end_ms: (i + 1) * 1000, ttft_ms: 0, e2e_latency_ms: 1000, completion_tokens: 100, error: null });
+  const t = M.rollingThroughput(run, 2);
+  const mid = t.y.filter((_, k) => t.x[k] > 2 && t.x[k] < 9);
+  assert.ok(mid.length > 0);
+  for (const v of mid) assert.ok(Math.abs(v - 100) < 1e-6, `steady 100 tok/s, got ${v}`);
+  assert.deepEqual(M.rollingThroughput(M.newRun('e'), 10), { x: [], y: [] });
+});
+
+test('downsampling keeps peaks and respects the zoom range', () => {
+  const t = [];
+  const y = [];
+  for (let i = 0; i < 36000; i++) { t.push(i / 10); y.push(i === 12345 ? 999 : i % 7); }
+  const d = M.downsample(t, y, 1000);
+  assert.ok(d.x.length <= 2000);
+  assert.ok(d.y.includes(999), 'the one spike survives');
+  const z = M.downsample(t, y, 1000, 100, 110);
+  assert.ok(z.x.length >= 100 && z.x.length <= 103, 'zoomed in: every point of the window');
+  assert.ok(z.x[1] >= 100 && z.x[z.x.length - 2] <= 110);
+});
+
+test('the timeline draws at most N segments, failures first', () => {
+  const run = M.newRun('r');
+  for (let i = 0; i < 100000; i++) M.addRequest(run, { request_index: i, start_ms: i, end_ms: i + 50, e2e_latency_ms: 50, ttft_ms: 5, error: i % 1000 === 0 ? 'x' : null });
+  const tl = M.timeline(run, 4000);
+  assert.equal(tl.total, 100000);
+  assert.ok(tl.drawn <= 4000);
+  assert.equal(tl.bad.x.length / 3, 100, 'all 100 failures drawn');
+  const zoom = M.timeline(run, 4000, 10, 11);
+  assert.equal(zoom.drawn, zoom.total, 'a small window shows every request in it');
+  assert.equal(zoom.total, 1051, "starts 9950..11000 ms overlap [10 s, 11 s]");
+});
+
+test('compare rows: deltas against the first run, with better/worse by metric direction', () => {
+  const a = { metadata: { framework: 'vllm' }, summary: { total_requests: 10, successful_requests: 10, tokens_per_second: 100, ttft: { p50: 200, p95: 300, p99: 400 }, total_duration_s: 10 } };
+  const b = { metadata: { framework: 'sglang' }, summary: { total_requests: 10, successful_requests: 9, tokens_per_second: 150, ttft: { p50: 100, p95: 300, p99: 500 }, total_duration_s: 12 } };
+  const rows = M.compareRows([a, b]);
+  const row = (l) => rows.find((r) => r.label === l);
+  assert.deepEqual(row('Framework').values, ['vllm', 'sglang']);
+  assert.equal(row('Throughput').deltas[1].cls, 'better');
+  assert.equal(row('Throughput').deltas[1].text, '+50.0 tok/s (+50.0%)');
+  assert.equal(row('TTFT p50').deltas[1].cls, 'better');
+  assert.equal(row('TTFT p50').deltas[1].text, '-100 ms (-50.0%)');
+  assert.equal(row('TTFT p95').deltas[1].cls, 'same');
+  assert.equal(row('TTFT p99').deltas[1].cls, 'worse');
+  assert.equal(row('Duration').deltas[1].cls, 'worse');
+  assert.equal(row('Success rate').deltas[1].text, '-10.0 pt (-10.0%)');
+  assert.equal(row('E2E p50').values[0], 'n/a', 'missing stats say n/a');
+  assert.equal(row('E2E p50').deltas[1].text, '');
+});
+
+test('summary cards carry the figures of ib-results show', () => {
+  const f = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/web/fixtures/results/baseline-vllm-20261127-100000.json'), 'utf8'));
+  const cards = M.summaryCards(f.summary, f.metadata);
+  const by = Object.fromEntries(cards.map((c) => [c.label, c]));
+  assert.equal(by.Requests.value, '200 / 200');
+  assert.match(by.Throughput.value, / tok\/s$/);
+  assert.match(by.TTFT.detail, /^p95 .* · p99 /);
+  assert.match(by['KV cache'].value, /^peak \d+\.\d %$/);
+  assert.equal(M.summaryCards({}, {}).find((c) => c.label === 'TTFT').value, 'n/a');
+});
+
+test('units read well', () => {
+  assert.equal(M.fmtMs(0.5), '0.50 ms');
+  assert.equal(M.fmtMs(42.25), '42.3 ms');
+  assert.equal(M.fmtMs(1450), '1.45 s');
+  assert.equal(M.fmtMs(null), '—');
+  assert.equal(M.fmtDuration(125.3), '2m 05s');
+  assert.equal(M.fmtDuration(3725), '1h 02m');
+  assert.equal(M.fmtPct(0.4567), '45.7 %');
+  assert.equal(M.fmtTps(12345.6), '12,346 tok/s');
+});

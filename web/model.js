@@ -1,0 +1,395 @@
+// The dashboard's data model: turns live events (stream v1 or v2) and results files (the original
+// tool's or ib's) into one columnar shape, and computes what the charts draw from it (histogram
+// bins, rolling throughput, downsampled series, request timeline segments, summary and compare
+// rows). Pure functions only: no DOM, so Node's test runner loads this file too.
+(function (root) {
+  'use strict';
+
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const pct = (frac) => (num(frac) == null ? null : frac * 100);
+  const first = (...vals) => { for (const v of vals) if (v !== undefined && v !== null) return v; return null; };
+
+  function newRun(runId) {
+    return {
+      runId: runId || '',
+      gpu: { t: [], kv: [], running: [], waiting: [], hit: [], gen: [] },
+      // One entry per non-warmup request, in arrival order.
+      req: { index: [], start: [], end: [], ok: [], ttftAt: [], tokens: [] },
+      ttft: [], e2e: [], itl: [],
+      failed: 0, warmup: 0, tMaxS: 0,
+    };
+  }
+
+  // gpu_sample data, v2 (t_s, *_frac, running/waiting) or v1 / results time_series (timestamp,
+  // kv_cache_usage, active/queued, prefix_cache_hit_rate, generation_throughput).
+  function addGpuSample(run, d) {
+    if (!d) return false;
+    const t = num(first(d.t_s, d.timestamp));
+    if (t == null) return false;
+    run.gpu.t.push(t);
+    run.gpu.kv.push(pct(first(d.kv_cache_usage_frac, d.kv_cache_usage)));
+    run.gpu.running.push(num(first(d.running_requests, d.active_requests)));
+    run.gpu.waiting.push(num(first(d.waiting_requests, d.queued_requests)));
+    run.gpu.hit.push(pct(first(d.prefix_cache_hit_rate_frac, d.prefix_cache_hit_rate)));
+    run.gpu.gen.push(num(first(d.generation_tokens_per_s, d.generation_throughput)));
+    if (t > run.tMaxS) run.tMaxS = t;
+    return true;
+  }
+
+  // request_complete data or a results file's requests[] item. originMs converts wall-clock
+  // started_at/finished_at (old files carry no run-relative offsets); fallbackEndMs places a v1
+  // live event that carries no time at all (its arrival time).
+  function addRequest(run, d, originMs, fallbackEndMs) {
+    if (!d) return false;
+    if (d.warmup === true) { run.warmup++; return false; }
+    const ok = d.error === null || d.error === undefined;
+    const e2e = num(d.e2e_latency_ms);
+    let start = num(d.start_ms);
+    let end = num(d.end_ms);
+    if (start == null && originMs != null && d.started_at) {
+      const s = Date.parse(d.started_at);
+      if (Number.isFinite(s)) start = s - originMs;
+      const f = d.finished_at ? Date.parse(d.finished_at) : NaN;
+      if (Number.isFinite(f)) end = f - originMs;
+    }
+    if (start == null && end == null && fallbackEndMs != null) end = fallbackEndMs;
+    if (start == null && end != null) start = end - (e2e || 0);
+    if (end == null && start != null) end = start + (e2e || 0);
+    if (start == null) { start = 0; end = e2e || 0; }
+    const ttft = num(d.ttft_ms);
+    run.req.index.push(num(d.request_index) ?? run.req.index.length);
+    run.req.start.push(start);
+    run.req.end.push(end);
+    run.req.ok.push(ok);
+    run.req.ttftAt.push(ok && ttft != null ? start + ttft : null);
+    run.req.tokens.push(ok ? num(d.completion_tokens) || 0 : 0);
+    if (ok) {
+      if (ttft != null) run.ttft.push(ttft);
+      if (e2e != null) run.e2e.push(e2e);
+      const itl = d.inter_token_latencies_ms;
+      if (Array.isArray(itl) && itl.length) {
+        for (let i = 0; i < itl.length; i++) { const v = itl[i]; if (typeof v === 'number' && Number.isFinite(v)) run.itl.push(v); }
+      } else if (num(d.tbt_ms) != null) {
+        run.itl.push(d.tbt_ms); // stream v1 carried only the per-request mean
+      }
+    } else {
+      run.failed++;
+    }
+    if (end / 1000 > run.tMaxS) run.tMaxS = end / 1000;
+    return true;
+  }
+
+  // A whole results file (either tool's) → run model.
+  function runFromResults(file) {
+    const run = newRun(file && file.run_id);
+    if (!file || typeof file !== 'object') return run;
+    const meta = file.metadata || {};
+    const reqs = Array.isArray(file.requests) ? file.requests : [];
+    let originMs = Date.parse(meta.started_at || '');
+    if (!Number.isFinite(originMs)) {
+      originMs = Infinity;
+      for (const r of reqs) { const s = Date.parse(r.started_at || ''); if (s < originMs) originMs = s; }
+      if (!Number.isFinite(originMs)) originMs = null;
+    }
+    // Old files: the wall-clock start of the first request is the best origin we have; it keeps
+    // the timeline starting near 0 even when metadata.started_at is the iteration start.
+    for (const r of reqs) addRequest(run, r, originMs, null);
+    const ts = file.gpu_metrics && Array.isArray(file.gpu_metrics.time_series) ? file.gpu_metrics.time_series : [];
+    for (const s of ts) addGpuSample(run, s);
+    return run;
+  }
+
+  // Stream v1 put fields at the top level of some events; v2 nests them in data.
+  function eventData(e) { return e.data && typeof e.data === 'object' ? e.data : e; }
+
+  // ---- Statistics and chart computations ----
+
+  // Quantile of values (linear interpolation), computed on a sample of at most 20k values so that
+  // millions of inter-token latencies cost nothing.
+  function quantile(values, q) {
+    const n = values.length;
+    if (!n) return null;
+    const step = Math.max(1, Math.floor(n / 20000));
+    const s = new Float64Array(Math.ceil(n / step));
+    let k = 0;
+    for (let i = 0; i < n; i += step) s[k++] = values[i];
+    const a = s.subarray(0, k).sort();
+    const pos = q * (a.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+  }
+
+  function niceStep(raw) {
+    if (!(raw > 0)) return 1;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const m = raw / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
+  }
+
+  // Shared bins for one or more value sets: from the minimum to 1.5 × the 98th percentile (a long
+  // tail would squash every bar into one); values beyond land in the last bin, which says so.
+  function binsFor(sets, target = 40) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    let tail = -Infinity;
+    for (const v of sets) {
+      if (!v.length) continue;
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let i = 0; i < v.length; i++) { const x = v[i]; if (x < mn) mn = x; if (x > mx) mx = x; }
+      lo = Math.min(lo, mn);
+      hi = Math.max(hi, mx);
+      tail = Math.max(tail, quantile(v, 0.98));
+    }
+    if (!Number.isFinite(lo)) return null;
+    const top = hi > tail * 1.5 ? tail * 1.5 : hi;
+    const width = niceStep(Math.max(top - lo, 1e-9) / target);
+    const start = Math.floor(lo / width) * width;
+    const count = Math.max(1, Math.floor((top - start) / width) + 1);
+    return { start, width, count, clippedAbove: hi > start + count * width ? start + (count - 1) * width : null };
+  }
+
+  function histogram(values, bins, normalize) {
+    const y = new Array(bins.count).fill(0);
+    for (let i = 0; i < values.length; i++) {
+      let k = Math.floor((values[i] - bins.start) / bins.width);
+      if (k < 0) k = 0;
+      if (k >= bins.count) k = bins.count - 1;
+      y[k]++;
+    }
+    if (normalize && values.length) for (let k = 0; k < y.length; k++) y[k] = (y[k] * 100) / values.length;
+    const x = y.map((_, k) => bins.start + (k + 0.5) * bins.width);
+    return { x, y, width: bins.width };
+  }
+
+  // Client-side output throughput: each successful request's completion tokens are spread evenly
+  // from its first token to its end, summed into bins, then averaged over a rolling window.
+  function rollingThroughput(run, windowS) {
+    const n = run.req.end.length;
+    if (!n) return { x: [], y: [] };
+    let tEnd = 0;
+    for (let i = 0; i < n; i++) if (run.req.end[i] > tEnd) tEnd = run.req.end[i];
+    tEnd /= 1000;
+    const binS = Math.max(0.25, niceStep(tEnd / 1200));
+    const nb = Math.max(1, Math.ceil(tEnd / binS) + 1);
+    const bins = new Float64Array(nb);
+    for (let i = 0; i < n; i++) {
+      const tok = run.req.tokens[i];
+      if (!tok) continue;
+      const a = (run.req.ttftAt[i] ?? run.req.end[i]) / 1000;
+      const b = run.req.end[i] / 1000;
+      if (!(b > a)) { bins[Math.min(nb - 1, Math.max(0, Math.floor(b / binS)))] += tok; continue; }
+      const rate = tok / (b - a);
+      let k = Math.max(0, Math.floor(a / binS));
+      const kb = Math.min(nb - 1, Math.floor(b / binS));
+      for (; k <= kb; k++) {
+        const lo = Math.max(a, k * binS);
+        const hi = Math.min(b, (k + 1) * binS);
+        if (hi > lo) bins[k] += rate * (hi - lo);
+      }
+    }
+    const w = Math.max(1, Math.round(windowS / binS));
+    const x = new Array(nb);
+    const y = new Array(nb);
+    let sum = 0;
+    for (let k = 0; k < nb; k++) {
+      sum += bins[k];
+      if (k >= w) sum -= bins[k - w];
+      const span = Math.min(k + 1, w) * binS;
+      x[k] = (k + 1) * binS;
+      y[k] = sum / span;
+    }
+    return { x, y };
+  }
+
+  // Min/max downsampling of a time series to at most ~2*buckets points inside [lo, hi], keeping
+  // peaks visible; returns all points when there are few.
+  function downsample(t, y, buckets, lo, hi) {
+    let i0 = 0;
+    let i1 = t.length;
+    if (lo != null) { while (i0 < t.length && t[i0] < lo) i0++; i0 = Math.max(0, i0 - 1); }
+    if (hi != null) { i1 = i0; while (i1 < t.length && t[i1] <= hi) i1++; i1 = Math.min(t.length, i1 + 1); }
+    const n = i1 - i0;
+    if (n <= buckets * 2) return { x: t.slice(i0, i1), y: y.slice(i0, i1) };
+    const xs = [];
+    const ys = [];
+    const size = n / buckets;
+    for (let b = 0; b < buckets; b++) {
+      const a = i0 + Math.floor(b * size);
+      const e = Math.min(i1, i0 + Math.floor((b + 1) * size));
+      let mi = -1;
+      let ma = -1;
+      for (let i = a; i < e; i++) {
+        const v = y[i];
+        if (v == null) continue;
+        if (mi < 0 || v < y[mi]) mi = i;
+        if (ma < 0 || v > y[ma]) ma = i;
+      }
+      if (mi < 0) { xs.push(t[a]); ys.push(null); continue; }
+      const pair = mi <= ma ? [mi, ma] : [ma, mi];
+      xs.push(t[pair[0]]); ys.push(y[pair[0]]);
+      if (pair[1] !== pair[0]) { xs.push(t[pair[1]]); ys.push(y[pair[1]]); }
+    }
+    return { x: xs, y: ys };
+  }
+
+  // Request timeline segments (start→end at y = request index), split by success, at most
+  // maxSegments drawn: requests overlapping [lo, hi] (seconds) are sampled evenly, failures first.
+  function timeline(run, maxSegments, lo, hi) {
+    const r = run.req;
+    const picked = [];
+    const fails = [];
+    const inRange = [];
+    for (let i = 0; i < r.start.length; i++) {
+      const s = r.start[i] / 1000;
+      const e = r.end[i] / 1000;
+      if (lo != null && e < lo) continue;
+      if (hi != null && s > hi) continue;
+      if (r.ok[i]) inRange.push(i); else fails.push(i);
+    }
+    const failCap = Math.min(fails.length, Math.floor(maxSegments / 4));
+    for (let k = 0; k < failCap; k++) picked.push(fails[Math.floor((k * fails.length) / failCap)]);
+    const room = maxSegments - picked.length;
+    const step = Math.max(1, inRange.length / room);
+    for (let k = 0; k < inRange.length; k += step) picked.push(inRange[Math.floor(k)]);
+    const mk = () => ({ x: [], y: [], text: [] });
+    const ok = mk();
+    const bad = mk();
+    for (const i of picked) {
+      const t = r.ok[i] ? ok : bad;
+      const s = r.start[i] / 1000;
+      const e = r.end[i] / 1000;
+      const label = `#${r.index[i]} ${((r.end[i] - r.start[i])).toFixed(1)} ms`;
+      t.x.push(s, e, null); t.y.push(r.index[i], r.index[i], null); t.text.push(label, label, null);
+    }
+    return { ok, bad, drawn: picked.length, total: inRange.length + fails.length };
+  }
+
+  // ---- Formatting ----
+  function fmtMs(v) {
+    if (num(v) == null) return '—';
+    if (Math.abs(v) >= 10000) return `${(v / 1000).toFixed(1)} s`;
+    if (Math.abs(v) >= 1000) return `${(v / 1000).toFixed(2)} s`;
+    if (Math.abs(v) >= 100) return `${v.toFixed(0)} ms`;
+    if (Math.abs(v) >= 10) return `${v.toFixed(1)} ms`;
+    return `${v.toFixed(2)} ms`;
+  }
+  function fmtNum(v, d = 1) {
+    if (num(v) == null) return '—';
+    return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(Math.abs(v) >= 100 ? 0 : d);
+  }
+  const fmtPct = (frac) => (num(frac) == null ? '—' : `${(frac * 100).toFixed(1)} %`);
+  const fmtTps = (v) => (num(v) == null ? '—' : `${fmtNum(v)} tok/s`);
+  function fmtDuration(s) {
+    if (num(s) == null) return '—';
+    if (s < 60) return `${s.toFixed(1)} s`;
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = Math.floor(s % 60);
+    return h ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(sec).padStart(2, '0')}s`;
+  }
+  const fmtPcts = (st) => (st ? `p50 ${fmtMs(st.p50)} · p95 ${fmtMs(st.p95)} · p99 ${fmtMs(st.p99)}` : 'n/a');
+
+  // The figures `ib-results show` prints, as cards: [{label, value, detail}].
+  function summaryCards(summary, metadata) {
+    const s = summary || {};
+    const m = metadata || {};
+    const cards = [];
+    const ok = s.successful_requests;
+    const total = s.total_requests;
+    cards.push({ label: 'Requests', value: `${ok ?? '—'} / ${total ?? '—'}`, detail: `errors ${s.failed_requests ?? (total != null && ok != null ? total - ok : '—')}` });
+    cards.push({ label: 'Duration', value: fmtDuration(s.total_duration_s), detail: '' });
+    cards.push({ label: 'Throughput', value: fmtTps(s.tokens_per_second), detail: num(s.requests_per_second) != null ? `${s.requests_per_second.toFixed(2)} req/s` : '' });
+    const lat = [['TTFT', s.ttft], ['E2E latency', s.e2e_latency], ['TBT', s.tbt || s.itl], ['TTFC', s.ttfc], ['TPOT', s.tpot]];
+    for (const [label, st] of lat) {
+      if (!st && (label === 'TTFC' || label === 'TPOT')) continue;
+      cards.push({ label, value: st ? fmtMs(st.p50) : 'n/a', detail: st ? `p95 ${fmtMs(st.p95)} · p99 ${fmtMs(st.p99)}` : '' });
+    }
+    if (s.goodput && typeof s.goodput === 'object') {
+      const g = s.goodput;
+      const v = first(g.requests_per_second, g.rps, g.fraction);
+      cards.push({ label: 'Goodput', value: num(g.fraction) != null && v === g.fraction ? fmtPct(g.fraction) : fmtNum(v, 2), detail: g.slo ? JSON.stringify(g.slo) : '' });
+    }
+    const gs = s.gpu_summary;
+    if (gs && (gs.total_samples ?? 0) > 0) {
+      cards.push({ label: 'KV cache', value: `peak ${fmtPct(gs.kv_cache_usage_peak)}`, detail: `mean ${fmtPct(gs.kv_cache_usage_mean)}` });
+      if (num(gs.prefix_cache_hit_rate) != null) cards.push({ label: 'Prefix-cache hits', value: fmtPct(gs.prefix_cache_hit_rate), detail: '' });
+      if (num(gs.generation_throughput) != null) cards.push({ label: 'Gen throughput (server)', value: fmtTps(gs.generation_throughput), detail: '' });
+      cards.push({ label: 'Running requests', value: `peak ${fmtNum(gs.active_requests_peak, 0)}`, detail: `mean ${fmtNum(gs.active_requests_mean)}` });
+      cards.push({ label: 'GPU samples', value: fmtNum(gs.total_samples, 0), detail: `${gs.scrape_errors ?? 0} scrape errors` });
+    }
+    const cost = num(m.cost_usd) ?? (num(m.cost_per_hr) != null && num(s.total_duration_s) != null ? (m.cost_per_hr * s.total_duration_s) / 3600 : null);
+    if (cost != null && cost > 0) cards.push({ label: 'Cost', value: `$${cost.toFixed(cost < 1 ? 4 : 2)}`, detail: num(m.cost_per_hr) != null ? `$${m.cost_per_hr}/h` : '' });
+    return cards;
+  }
+
+  // Side-by-side rows for Compare: the first run is the reference, the others get deltas.
+  const METRICS = [
+    { label: 'Duration', get: (s) => s.total_duration_s, fmt: (v) => fmtDuration(v), unit: 's', better: 'lower' },
+    { label: 'Throughput', get: (s) => s.tokens_per_second, fmt: fmtTps, unit: 'tok/s', better: 'higher' },
+    { label: 'Requests/s', get: (s) => s.requests_per_second, fmt: (v) => fmtNum(v, 2), unit: 'req/s', better: 'higher' },
+    { label: 'Success rate', get: (s) => (s.total_requests ? s.successful_requests / s.total_requests : null), fmt: fmtPct, unit: '%', scale: 100, better: 'higher' },
+    ...['p50', 'p95', 'p99'].map((p) => ({ label: `TTFT ${p}`, get: (s) => s.ttft && s.ttft[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
+    ...['p50', 'p95', 'p99'].map((p) => ({ label: `E2E ${p}`, get: (s) => s.e2e_latency && s.e2e_latency[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
+    ...['p50', 'p95', 'p99'].map((p) => ({ label: `TBT ${p}`, get: (s) => (s.tbt || s.itl || {})[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
+    { label: 'KV cache peak', get: (s) => s.gpu_summary && s.gpu_summary.kv_cache_usage_peak, fmt: fmtPct, unit: '%', scale: 100, better: 'lower' },
+    { label: 'Prefix-cache hits', get: (s) => s.gpu_summary && s.gpu_summary.prefix_cache_hit_rate, fmt: fmtPct, unit: '%', scale: 100, better: 'higher' },
+    { label: 'Gen throughput (server)', get: (s) => s.gpu_summary && s.gpu_summary.generation_throughput, fmt: fmtTps, unit: 'tok/s', better: 'higher' },
+  ];
+
+  function delta(a, b, metric) {
+    if (num(a) == null || num(b) == null) return { text: '', cls: '' };
+    const scale = metric.scale || 1;
+    const diff = (b - a) * scale;
+    const sign = diff > 0 ? '+' : '';
+    const pctText = a !== 0 ? ` (${((b - a) / Math.abs(a)) * 100 > 0 ? '+' : ''}${(((b - a) / Math.abs(a)) * 100).toFixed(1)}%)` : '';
+    const unit = metric.unit === '%' ? ' pt' : ` ${metric.unit}`;
+    const text = `${sign}${Math.abs(diff) >= 100 ? diff.toFixed(0) : diff.toFixed(1)}${unit}${pctText}`;
+    if (diff === 0) return { text, cls: 'same', verdict: 'same' };
+    const better = metric.better === 'lower' ? diff < 0 : diff > 0;
+    return { text, cls: better ? 'better' : 'worse', verdict: better ? 'better' : 'worse' };
+  }
+
+  function compareRows(files) {
+    const head = [
+      { label: 'Framework', values: files.map((f) => (f.metadata && f.metadata.framework) || (f.experiment && f.experiment.framework) || '—'), deltas: [] },
+      { label: 'Model', values: files.map((f) => (f.metadata && f.metadata.model) || (f.experiment && f.experiment.model && f.experiment.model.name) || '—'), deltas: [] },
+      { label: 'GPU', values: files.map((f) => { const m = f.metadata || {}; return m.gpu_type ? `${m.gpu_type} ×${m.gpu_count || 1}` : '—'; }), deltas: [] },
+      { label: 'Requests', values: files.map((f) => { const s = f.summary || {}; return `${s.successful_requests ?? '—'} / ${s.total_requests ?? '—'}`; }), deltas: [] },
+    ];
+    const rows = METRICS.map((m) => {
+      const vals = files.map((f) => { const v = m.get(f.summary || {}); return num(v); });
+      return {
+        label: m.label, better: m.better,
+        values: vals.map((v) => (v == null ? 'n/a' : m.fmt(v))),
+        deltas: vals.map((v, i) => (i === 0 ? { text: '', cls: '' } : delta(vals[0], v, m))),
+      };
+    });
+    return head.concat(rows);
+  }
+
+  const PHASES = {
+    provisioning: [1, 'Provisioning'], provisioning_done: [1, 'Provisioned'], provisioning_skipped: [1, 'Provisioning skipped'],
+    model_loading: [2, 'Loading model'], model_loading_done: [2, 'Model loaded'],
+    execution: [3, 'Running benchmark'], sweep_iteration: [3, 'Sweep iteration'], iteration_done: [3, 'Iteration done'],
+    cleanup: [4, 'Cleanup'], done: [4, 'Done'], failed: [4, 'Failed'],
+  };
+  const PHASE_COUNT = 4;
+
+  // Reads a results-file body that may hold the original tool's bare NaN/Infinity (invalid JSON).
+  function parseResultsText(text) {
+    try { return JSON.parse(text); } catch (e) {
+      const fixed = text.replace(/(?<=[:,\[]\s*)-?(NaN|Infinity)(?=\s*[,\]}])/g, 'null');
+      return JSON.parse(fixed);
+    }
+  }
+
+  const api = {
+    num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
+    histogram, rollingThroughput, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
+    fmtPcts, summaryCards, compareRows, delta, METRICS, PHASES, PHASE_COUNT, parseResultsText,
+  };
+  if (typeof module !== 'undefined' && module.exports) module.exports = api;
+  else root.IbModel = api;
+})(typeof window !== 'undefined' ? window : globalThis);
