@@ -126,6 +126,26 @@
       this.drawRequests();
     }
 
+    // History: one chart per task, so a big run never blocks the page for the whole redraw and
+    // the first charts appear while the others are still being computed. A newer setRun cancels.
+    async setRunProgressive(run) {
+      this.run = run;
+      this.ranges = {};
+      const token = (this.drawToken = (this.drawToken || 0) + 1);
+      const steps = [
+        ...Object.keys(GPU_FIELDS).map((k) => () => this.drawGpuChart(k)),
+        () => this.drawThroughput(), () => this.drawHist('ttft', 'ttft', 'ms'), () => this.drawHist('e2e', 'e2e', 'ms'),
+        () => this.drawHist('itl', 'itl', 'ms'), () => this.drawTimeline(),
+      ];
+      for (const step of steps) {
+        if (token !== this.drawToken) return false;
+        step();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      this.drawnGpu = run.gpu.t.length;
+      return token === this.drawToken;
+    }
+
     gpuTrace(key, field, idx, run, style) {
       const [lo, hi] = this.ranges[key] || [null, null];
       const d = M.downsample(run.gpu.t, run.gpu[field], MAX_LINE_POINTS, lo, hi);
@@ -240,8 +260,8 @@
       const c = themeColors();
       const [lo, hi] = this.ranges.timeline || [null, null];
       const tl = M.timeline(run, MAX_SEGMENTS, lo, hi);
-      const seg = (d, name, color) => ({ type: 'scatter', mode: 'lines', x: d.x, y: d.y, text: d.text, name,
-        line: { color, width: 2 }, connectgaps: false, hovertemplate: '%{text}<br>%{x:.2f} s<extra></extra>' });
+      const seg = (d, name, color) => ({ type: 'scatter', mode: 'lines', x: d.x, y: d.y, name,
+        line: { color, width: 2 }, connectgaps: false, hovertemplate: `request #%{y}<br>%{x:.3f} s<extra>${name}</extra>` });
       const traces = [seg(tl.ok, 'ok', c.ok), seg(tl.bad, 'failed', c.bad)];
       const note = tl.drawn < tl.total ? ` — showing ${tl.drawn.toLocaleString('en-US')} of ${tl.total.toLocaleString('en-US')} requests (zoom for more)` : '';
       const layout = baseLayout(`Request timeline (start → end; red = failed)${note}`, 'time (s)', 'request #', `${this.prefix}-${run.runId}`);
@@ -709,17 +729,36 @@
         this.historyId = id;
         this.historyStatus = 'loading…';
         this.historySummary = [];
+        const timing = { id };
         try {
-          const t0 = performance.now();
-          const f = await this.loadResult(id);
+          let t = performance.now();
+          const t0 = t;
+          let f = resultCache.get(id);
+          if (!f) {
+            const res = await fetch(`/api/results/${encodeURIComponent(id)}`);
+            if (!res.ok) throw new Error(`ib-dash answered ${res.status} for ${id}`);
+            const text = await res.text();
+            timing.fetchMs = performance.now() - t;
+            t = performance.now();
+            f = M.parseResultsText(text);
+            timing.parseMs = performance.now() - t;
+            resultCache.set(id, f);
+            if (resultCache.size > 8) resultCache.delete(resultCache.keys().next().value);
+          }
+          if (this.historyId !== id) return;
+          t = performance.now();
           const run = M.runFromResults(f);
+          timing.modelMs = performance.now() - t;
           history.pngName = id;
           this.historySummary = M.summaryCards(f.summary, f.metadata);
           await this.$nextTick();
-          history.setRun(run);
+          t = performance.now();
+          if (!(await history.setRunProgressive(run))) return;
+          timing.drawMs = performance.now() - t;
+          timing.totalMs = performance.now() - t0;
           const m = f.metadata || {};
-          this.historyStatus = `${f.status || 'unknown'} · ${[m.framework || (f.experiment || {}).framework, m.model || ((f.experiment || {}).model || {}).name, m.gpu_type].filter(Boolean).join(' · ')} · ${run.req.end.length.toLocaleString('en-US')} requests, ${run.gpu.t.length.toLocaleString('en-US')} GPU samples · drawn in ${Math.round(performance.now() - t0)} ms`;
-          window.ibDash.lastHistoryMs = performance.now() - t0;
+          this.historyStatus = `${f.status || 'unknown'} · ${[m.framework || (f.experiment || {}).framework, m.model || ((f.experiment || {}).model || {}).name, m.gpu_type].filter(Boolean).join(' · ')} · ${run.req.end.length.toLocaleString('en-US')} requests, ${run.gpu.t.length.toLocaleString('en-US')} GPU samples · drawn in ${Math.round(timing.totalMs)} ms`;
+          window.ibDash.lastHistory = timing;
         } catch (e) {
           this.historyStatus = `cannot open: ${e.message}`;
         }

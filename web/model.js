@@ -253,15 +253,14 @@
     const room = maxSegments - picked.length;
     const step = Math.max(1, inRange.length / room);
     for (let k = 0; k < inRange.length; k += step) picked.push(inRange[Math.floor(k)]);
-    const mk = () => ({ x: [], y: [], text: [] });
+    const mk = () => ({ x: [], y: [] });
     const ok = mk();
     const bad = mk();
     for (const i of picked) {
       const t = r.ok[i] ? ok : bad;
       const s = r.start[i] / 1000;
       const e = r.end[i] / 1000;
-      const label = `#${r.index[i]} ${((r.end[i] - r.start[i])).toFixed(1)} ms`;
-      t.x.push(s, e, null); t.y.push(r.index[i], r.index[i], null); t.text.push(label, label, null);
+      t.x.push(s, e, null); t.y.push(r.index[i], r.index[i], null);
     }
     return { ok, bad, drawn: picked.length, total: inRange.length + fails.length };
   }
@@ -298,7 +297,8 @@
     const cards = [];
     const ok = s.successful_requests;
     const total = s.total_requests;
-    cards.push({ label: 'Requests', value: `${ok ?? '—'} / ${total ?? '—'}`, detail: `errors ${s.failed_requests ?? (total != null && ok != null ? total - ok : '—')}` });
+    const reasons = s.errors_by_reason && typeof s.errors_by_reason === 'object' ? Object.entries(s.errors_by_reason).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+    cards.push({ label: 'Requests', value: `${ok ?? '—'} / ${total ?? '—'}`, detail: `errors ${s.failed_requests ?? (total != null && ok != null ? total - ok : '—')}${reasons ? ' (' + reasons + ')' : ''}` });
     cards.push({ label: 'Duration', value: fmtDuration(s.total_duration_s), detail: '' });
     cards.push({ label: 'Throughput', value: fmtTps(s.tokens_per_second), detail: num(s.requests_per_second) != null ? `${s.requests_per_second.toFixed(2)} req/s` : '' });
     const lat = [['TTFT', s.ttft], ['E2E latency', s.e2e_latency], ['TBT', s.tbt || s.itl], ['TTFC', s.ttfc], ['TPOT', s.tpot]];
@@ -307,9 +307,10 @@
       cards.push({ label, value: st ? fmtMs(st.p50) : 'n/a', detail: st ? `p95 ${fmtMs(st.p95)} · p99 ${fmtMs(st.p99)}` : '' });
     }
     if (s.goodput && typeof s.goodput === 'object') {
+      // lib/results: {slos: {ttft_ms, tpot_ms, e2e_latency_ms}, good_requests, requests_per_second, fraction}
       const g = s.goodput;
-      const v = first(g.requests_per_second, g.rps, g.fraction);
-      cards.push({ label: 'Goodput', value: num(g.fraction) != null && v === g.fraction ? fmtPct(g.fraction) : fmtNum(v, 2), detail: g.slo ? JSON.stringify(g.slo) : '' });
+      const slo = Object.entries(g.slos || {}).map(([k, v]) => `${k.replace(/_ms$/, '').replace('e2e_latency', 'e2e').toUpperCase()} ≤ ${fmtMs(v)}`).join(', ');
+      cards.push({ label: 'Goodput', value: `${fmtPct(g.fraction)} good`, detail: `${g.good_requests ?? '—'} req · ${fmtNum(g.requests_per_second, 2)} req/s${slo ? ' · ' + slo : ''}` });
     }
     const gs = s.gpu_summary;
     if (gs && (gs.total_samples ?? 0) > 0) {
@@ -333,6 +334,7 @@
     ...['p50', 'p95', 'p99'].map((p) => ({ label: `TTFT ${p}`, get: (s) => s.ttft && s.ttft[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
     ...['p50', 'p95', 'p99'].map((p) => ({ label: `E2E ${p}`, get: (s) => s.e2e_latency && s.e2e_latency[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
     ...['p50', 'p95', 'p99'].map((p) => ({ label: `TBT ${p}`, get: (s) => (s.tbt || s.itl || {})[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
+    { label: 'Goodput', get: (s) => s.goodput && s.goodput.requests_per_second, fmt: (v) => `${fmtNum(v, 2)} req/s`, unit: 'req/s', better: 'higher' },
     { label: 'KV cache peak', get: (s) => s.gpu_summary && s.gpu_summary.kv_cache_usage_peak, fmt: fmtPct, unit: '%', scale: 100, better: 'lower' },
     { label: 'Prefix-cache hits', get: (s) => s.gpu_summary && s.gpu_summary.prefix_cache_hit_rate, fmt: fmtPct, unit: '%', scale: 100, better: 'higher' },
     { label: 'Gen throughput (server)', get: (s) => s.gpu_summary && s.gpu_summary.generation_throughput, fmt: fmtTps, unit: 'tok/s', better: 'higher' },
