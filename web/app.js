@@ -539,7 +539,7 @@
         resetLive(cr ? cr.run_id : '');
         if (cr) {
           Object.assign(this.run, {
-            runId: cr.run_id, name: cr.name || '', framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
+            runId: cr.run_id, name: cr.name || nameOf(cr.run_id), framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
             gpuCount: cr.gpu_count, phase: cr.phase || '', phaseIndex: cr.phase_index || (M.PHASES[cr.phase] || [0])[0],
             phaseCount: cr.phase_count || M.PHASE_COUNT, total: cr.total_requests ?? null, completed: cr.completed_requests || 0,
             startedMs: cr.started_at ? Date.parse(cr.started_at) : Date.now(), endedMs: null, reason: '',
@@ -549,8 +549,16 @@
         } else {
           this.resetBanner('');
         }
-        for (const e of s.recent_gpu_samples || []) M.addGpuSample(liveRun, M.eventData(e));
-        for (const e of s.recent_requests || []) addLiveRequest(e);
+        // The state may still hold events of the previous run: draw only the current run's (or,
+        // between runs, the last run's).
+        const gpu = s.recent_gpu_samples || [];
+        const reqs = s.recent_requests || [];
+        const last = [...gpu, ...reqs].map((e) => e.run_id).filter(Boolean).pop() || '';
+        const runId = cr ? cr.run_id : (liveRun.runId || last);
+        if (!cr) liveRun.runId = runId;
+        const mine = (e) => !e.run_id || !runId || e.run_id === runId;
+        for (const e of gpu) if (mine(e)) M.addGpuSample(liveRun, M.eventData(e));
+        for (const e of reqs) if (mine(e)) addLiveRequest(e);
         if (cr && cr.completed_requests == null) this.run.completed = liveRun.req.end.length;
         logPanel.clear();
         for (const e of s.log_tail || []) logPanel.add(e);
@@ -582,7 +590,7 @@
         this.run.model = md.model || d.model || this.run.model;
         this.run.gpuType = md.gpu_type || d.gpu_type || this.run.gpuType;
         this.run.gpuCount = md.gpu_count || d.gpu_count || this.run.gpuCount;
-        if (!this.run.name) this.run.name = (d.experiment && d.experiment.name) || runId.replace(/-\d{8}-\d{6}(-\d+)?$/, '');
+        if (!this.run.name) this.run.name = (d.experiment && d.experiment.name) || nameOf(runId);
         if (d.total_requests != null) this.run.total = d.total_requests;
         if (d.iteration) this.run.iteration = d.iteration;
         if (d.total) this.run.iterationTotal = d.total;
@@ -784,6 +792,9 @@
         return d.toLocaleString('en-GB', { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
       },
     }));
+
+    // Run ids are <name>-YYYYMMDD-HHMMSS[-N] (docs/pipeline.md).
+    function nameOf(runId) { return String(runId || '').replace(/-\d{8}-\d{6}(-\d+)?$/, ''); }
 
     function statusOf(phase) {
       if (phase === 'done') return 'done';

@@ -47,6 +47,21 @@ const pointsOf = (id) => page.evaluate((i) => { const gd = document.getElementBy
 const histTotal = (id) => page.evaluate((i) => { const gd = document.getElementById(i); return gd && gd.data && gd.data[0] ? gd.data[0].y.reduce((a, v) => a + v, 0) : null; }, id);
 const segmentsOf = (id) => page.evaluate((i) => { const gd = document.getElementById(i); return gd && gd.data ? gd.data.map((t) => t.x.filter((v) => v !== null).length / 2) : null; }, id);
 
+// page.waitForFunction with a name: on timeout the error says what was awaited and what the
+// banner and connection showed, so a failure in CI reads without a rerun.
+async function waitFor(what, fn, arg, timeout = WAIT.timeout) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout });
+  } catch (e) {
+    const seen = await page.evaluate(() => ({
+      conn: document.getElementById('conn-status')?.textContent, banner: document.getElementById('banner')?.innerText,
+      requests: window.ibDash?.liveRun().req.end.length, gpu: window.ibDash?.liveRun().gpu.t.length,
+    })).catch(() => ({}));
+    throw new Error(`timed out waiting for ${what}; page shows ${JSON.stringify(seen)}`);
+  }
+}
+const timelineHas = (n) => { const gd = document.getElementById('live-timeline'); return gd.data && gd.data.reduce((a, t) => a + t.x.filter((v) => v !== null).length / 2, 0) === n; };
+
 async function shot(name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -94,7 +109,7 @@ test('a piped stream fills every live chart, the banner, the log and the summary
   assert.match(await page.textContent('#banner-meta'), /vllm · Qwen\/Qwen3-0\.6B · A100-80GB ×1/);
 
   // Request charts redraw on a timer: wait until they caught up, then check exact counts.
-  await page.waitForFunction((n) => { const gd = document.getElementById('live-timeline'); return gd.data && gd.data.reduce((a, t) => a + t.x.filter((v) => v !== null).length / 2, 0) === n; }, expected.reqs, WAIT);
+  await waitFor(`${expected.reqs} timeline segments`, timelineHas, expected.reqs);
   const [okSeg, badSeg] = await segmentsOf('live-timeline');
   assert.equal(okSeg, expected.ok, 'one green segment per successful request');
   assert.equal(badSeg, expected.reqs - expected.ok, 'one red segment per failed request');
@@ -210,18 +225,18 @@ test('reloading mid-run recovers the state, then the run goes on', { timeout: 90
   const lines = STREAM.map((l) => l.split(expected.runId).join(runId));
   const cut = lines.findIndex((l, i) => i > 60 && l.includes('"request_complete"'));
   for (const line of lines.slice(0, cut + 1)) dash.write(line);
-  await page.waitForFunction((id) => document.getElementById('banner').textContent.includes(id), runId, WAIT);
+  await waitFor('the new run in the banner', (id) => document.getElementById('banner').textContent.includes(id), runId);
   await page.reload();
-  await page.waitForFunction(() => document.getElementById('conn-status').textContent === 'connected', null, WAIT);
-  await page.waitForFunction((id) => document.getElementById('banner').textContent.includes(id), runId, WAIT);
+  await waitFor('connected after reload', () => document.getElementById('conn-status').textContent === 'connected');
+  await waitFor('the run back in the banner after reload', (id) => document.getElementById('banner').textContent.includes(id), runId);
   assert.match(await page.textContent('#banner-phase'), /Phase 3\/4 · Running benchmark/);
   const before = await page.evaluate(() => window.ibDash.liveRun().req.end.length);
   assert.ok(before > 0, 'requests of the running run come back from the state');
-  await page.waitForFunction(() => (document.getElementById('live-kv').data || [])[0]?.x.length > 0, null, WAIT);
+  await waitFor('GPU points after reload', () => (document.getElementById('live-kv').data || [])[0]?.x.length > 0);
   await shot('live-reloaded');
   for (const line of lines.slice(cut + 1)) dash.write(line);
-  await page.waitForFunction(() => /Done/.test(document.getElementById('banner-phase').textContent), null, WAIT);
-  await page.waitForFunction((n) => { const gd = document.getElementById('live-timeline'); return gd.data && gd.data.reduce((a, t) => a + t.x.filter((v) => v !== null).length / 2, 0) === n; }, expected.reqs, WAIT);
+  await waitFor('phase Done', () => /Done/.test(document.getElementById('banner-phase').textContent));
+  await waitFor(`${expected.reqs} timeline segments`, timelineHas, expected.reqs);
 });
 
 test('the page shows reconnecting when ib-dash dies and recovers when it is back', { timeout: 120000 }, async () => {
