@@ -662,12 +662,19 @@
         try { const r = await fetch('/api/results', { cache: 'no-store' }); if (r.ok) this.results = await r.json(); } catch (e) { /* retried on reconnect */ }
       },
       config() { return this.configs.find((c) => c.path === this.selectedConfig) || null; },
+      // ib-dash gives estimated_cost_usd when it can price the whole run, cost_per_hr_usd always
+      // for a known GPU; a local run is free.
       costText(c) {
         if (!c) return '—';
-        if (c.estimated_cost_usd == null) return c.provider === 'local' ? 'free (local)' : 'unknown';
-        return c.estimated_cost_usd === 0 ? 'free (local)' : `$${Number(c.estimated_cost_usd).toFixed(2)}`;
+        if (c.provider === 'local') return 'free (local)';
+        if (this.serverUrl) return 'none (existing server)';
+        const parts = [];
+        if (c.estimated_cost_usd != null) parts.push(`$${Number(c.estimated_cost_usd).toFixed(2)}`);
+        if (c.cost_per_hr_usd != null) parts.push(`$${Number(c.cost_per_hr_usd).toFixed(2)}/h`);
+        return parts.length ? parts.join(' · ') + (c.estimated_cost_usd == null ? ' (total unknown)' : '') : 'unknown';
       },
-      needsCostConfirm() { const c = this.config(); return !!c && c.estimated_cost_usd > 0 && !this.serverUrl; },
+      // ib-dash refuses to rent a pod without confirm: true; the page asks first.
+      needsCostConfirm() { const c = this.config(); return !!c && !!c.provider && c.provider !== 'local' && !this.serverUrl; },
       canStart() {
         const c = this.config();
         return this.conn.state === 'open' && !!c && !(c.errors || []).length && (!this.needsCostConfirm() || this.costConfirmed);
@@ -676,7 +683,7 @@
       running() { return this.run.status === 'running'; },
       start() {
         if (!this.canStart()) return;
-        const options = { confirm: !this.needsCostConfirm() || this.costConfirmed };
+        const options = { confirm: this.needsCostConfirm() ? this.costConfirmed : true };
         if (this.serverUrl) options.server_url = this.serverUrl;
         if (this.runName) options.name = this.runName;
         if (this.send({ type: 'start_experiment', config_path: this.selectedConfig, options })) this.say('Starting…', 'ok');
@@ -786,6 +793,7 @@
       },
 
       fmtMs(v) { return M.fmtMs(v); },
+      fmtTps(v) { return M.fmtTps(v); },
       shortDate(iso) {
         const d = iso ? new Date(iso) : null;
         if (!d || isNaN(d)) return '—';

@@ -62,8 +62,9 @@ function startDash({ resultsDir, experimentsDir = path.join(ROOT, 'experiments')
         async stop() {
           if (proc.exitCode !== null || proc.signalCode !== null) return;
           proc.kill('SIGTERM');
-          const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-          await exited;
+          const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+          // Bounded whatever happens: a server that ignores even SIGKILL must not hang a test.
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 15000))]);
           clearTimeout(t);
         },
         async kill() {
