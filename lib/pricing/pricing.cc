@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "lib/appconfig/appconfig.h"
+#include "lib/config/gpu_types.h"
 #include "lib/http/http.h"
 
 namespace ib::pricing {
@@ -66,19 +67,14 @@ std::vector<std::string> PricingTable::Keys() const {
 }
 
 PricingTable BuiltinPricing() {
+  // One source of truth for the built-in table: the GPU types configs may name (lib/config).
   PricingTable t;
-  t.updated = "2026-02-11";
+  t.updated = ib::config::kBuiltinPricingDate;
   t.source = "built-in";
-  t.gpus = {
-      {"H100-80GB", "NVIDIA H100 80GB HBM3", 3.99, 5.49, 80},
-      {"A100-80GB", "NVIDIA A100 80GB PCIe", 1.99, 3.29, 80},
-      {"A100-40GB", "NVIDIA A100-PCIE-40GB", 1.64, 2.49, 40},
-      {"L40S", "NVIDIA L40S", 1.14, 1.84, 48},
-      {"A40", "NVIDIA A40", 0.79, 1.24, 48},
-      {"RTX 4090", "NVIDIA GeForce RTX 4090", 0.69, 0.99, 24},
-      {"RTX 3090", "NVIDIA GeForce RTX 3090", 0.44, 0.69, 24},
-      {"RTX 4000 Ada", "NVIDIA RTX 4000 Ada Generation", 0.29, 0.49, 20},
-  };
+  for (const auto& g : ib::config::GpuTypes()) {
+    t.gpus.push_back({g.key, g.runpod_id, g.community_usd_per_hr, g.secure_usd_per_hr,
+                      g.memory_gb > 0 ? std::optional<int64_t>(g.memory_gb) : std::nullopt});
+  }
   return t;
 }
 

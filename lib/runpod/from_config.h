@@ -1,0 +1,22 @@
+// Turns an experiment config into what ib-provision needs: the pod's LaunchSpec (GPU type
+// mapped to RunPod's id through the pricing table) and a run id when none is given.
+#pragma once
+
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include "lib/config/config.h"
+#include "lib/pricing/pricing.h"
+#include "lib/runpod/launch.h"
+
+namespace ib::runpod {
+
+// Errors: provider other than runpod, a GPU type the table does not know.
+std::optional<LaunchSpec> LaunchSpecFromConfig(const ib::config::ExperimentConfig& config,
+                                               const ib::pricing::PricingTable& pricing,
+                                               const std::string& run_id, std::string* error);
+// "<name>-YYYYMMDD-HHMMSS" in local time (docs/pipeline.md).
+std::string MakeRunId(const std::string& name, std::time_t now);
+
+}  // namespace ib::runpod
