@@ -237,25 +237,27 @@ class Session {
   // Terminates the pod (or, when the create's outcome is unknown, any pod with our name).
   // Retries until teardown_timeout_s; a second signal does not cut it short.
   bool Teardown() {
-    std::vector<std::string> ids;
-    if (have_pod_) {
-      ids.push_back(pod_.id);
-    } else {
-      std::vector<Pod> pods;
-      ApiError api;
-      auto deadline = Clock::now() + std::chrono::duration<double>(o_.teardown_timeout_s);
-      while (!teardown_client_->ListPods(&pods, &api, name_)) {
-        if (Clock::now() >= deadline) {
+    bool all = true;
+    if (have_pod_) all = Terminate(pod_.id);
+    // Sweep by name: a create whose answer was lost may have left a pod we never learned of.
+    std::vector<Pod> pods;
+    ApiError api;
+    auto deadline = Clock::now() + std::chrono::duration<double>(o_.teardown_timeout_s);
+    while (!teardown_client_->ListPods(&pods, &api, name_)) {
+      if (Clock::now() >= deadline) {
+        if (!have_pod_) {
           Manual("cannot tell whether pod " + name_ + " was created: " + api.message, name_);
           return false;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(o_.backoff_ms));
+        Log("warning", "cannot list pods named " + name_ + " to check for strays: " + api.message);
+        return all;
       }
-      for (const auto& p : pods) ids.push_back(p.id);
-      if (ids.empty()) return true;  // nothing was created
+      std::this_thread::sleep_for(std::chrono::milliseconds(o_.backoff_ms));
     }
-    bool all = true;
-    for (const auto& id : ids) all = Terminate(id) && all;
+    for (const auto& p : pods) {
+      if (have_pod_ && p.id == pod_.id) continue;
+      all = Terminate(p.id) && all;
+    }
     return all;
   }
 
