@@ -101,6 +101,8 @@ std::string ConfigDir() {
 std::string ConfigPath() { return ConfigDir() + "/config.yaml"; }
 std::string LegacyConfigPath() { return Env("HOME") + "/.llm-inf-bench/config.yaml"; }
 
+bool EnsureConfigDir(std::string* error) { return MakeDirs(ConfigDir(), error); }
+
 std::optional<AppConfig> LoadFile(const std::string& path, std::string* error) {
   YAML::Node root;
   try {

@@ -51,6 +51,9 @@ std::optional<Secret> ResolveApiKey(std::string* error);
 // unset: a token is only needed for gated models.
 std::optional<Secret> ResolveHfToken(std::string* error);
 
+// Creates ConfigDir() and its parents (0700) if missing.
+bool EnsureConfigDir(std::string* error);
+
 // `ib-run init`: creates ConfigDir() (0700) and config.yaml (0600) with empty values when the
 // file is missing. Never overwrites; *created says which happened.
 bool Init(bool* created, std::string* error);

@@ -247,9 +247,8 @@ int CmdUpdatePricing(const AdminOptions& o, std::ostream& out, std::ostream& err
     err << "error: " << error << "\n";
     return 1;
   }
-  ::mkdir(ib::appconfig::ConfigDir().c_str(), 0700);
   std::string path = ib::pricing::PricingPath();
-  if (!ib::pricing::SavePricing(result->table, path, &error)) {
+  if (!ib::appconfig::EnsureConfigDir(&error) || !ib::pricing::SavePricing(result->table, path, &error)) {
     err << "error: " << error << "\n";
     return 1;
   }

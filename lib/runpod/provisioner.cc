@@ -96,14 +96,16 @@ class Session {
   }
 
   Outcome Bringup() {
+    // A stop can arrive while a step's request is in flight: check it between steps too.
     if (stop_->stopped()) return Outcome::kStopped;
     Outcome o = Create();
-    if (o != Outcome::kReady) return o;
+    if (o != Outcome::kReady || stop_->stopped()) return o == Outcome::kReady ? Outcome::kStopped : o;
     o = WaitRunning();
-    if (o != Outcome::kReady) return o;
+    if (o != Outcome::kReady || stop_->stopped()) return o == Outcome::kReady ? Outcome::kStopped : o;
     o = WaitHttp(/*need_200=*/false, o_.proxy_timeout_s, "the pod's URL to answer");
-    if (o != Outcome::kReady) return o;
-    return WaitHttp(/*need_200=*/true, o_.health_timeout_s, o_.health_path + " to answer 200");
+    if (o != Outcome::kReady || stop_->stopped()) return o == Outcome::kReady ? Outcome::kStopped : o;
+    o = WaitHttp(/*need_200=*/true, o_.health_timeout_s, o_.health_path + " to answer 200");
+    return o == Outcome::kReady && stop_->stopped() ? Outcome::kStopped : o;
   }
 
   Outcome Create() {

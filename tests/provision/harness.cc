@@ -100,6 +100,15 @@ int FakeApi::Calls(const std::string& route) const {
   return l["calls"][route].get<int>();
 }
 
+bool FakeApi::WaitCreated(int n, int timeout_ms) const {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    if (Created() >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Created() >= n;
+}
+
 bool FakeApi::WaitAllDeleted(int timeout_ms) const {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (Clock::now() < deadline) {

@@ -30,6 +30,8 @@ class FakeApi {
   int Created() const;
   int Alive() const;
   int Calls(const std::string& route) const;
+  // Waits until the fake has made n pods.
+  bool WaitCreated(int n, int timeout_ms) const;
   // Waits until no pod is alive (deadline in ms); true when so.
   bool WaitAllDeleted(int timeout_ms) const;
   pid_t pid() const { return pid_; }

@@ -3,6 +3,8 @@
 // (unless the test shows the leak being reported as MANUAL ACTION REQUIRED).
 #include <signal.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "tests/provision/harness.h"
@@ -39,7 +41,9 @@ TEST_P(Fault, EndsCleanly) {
   auto st = prov.Finish(kLong);
   EXPECT_TRUE(st.exited && st.code == s.exit_code) << st.Describe() << "\n" << prov.Transcript();
   EXPECT_EQ(FindPhase(prov.events(), "provisioning_done") != nullptr, s.ready) << prov.Transcript();
-  if (!s.message.empty()) EXPECT_TRUE(HasLogContaining(prov.events(), s.message)) << prov.Transcript();
+  if (!s.message.empty()) {
+    EXPECT_TRUE(HasLogContaining(prov.events(), s.message)) << prov.Transcript();
+  }
   EXPECT_EQ(api.Created(), s.created) << api.Ledger().dump(2);
   EXPECT_TRUE(api.WaitAllDeleted(5000)) << api.Ledger().dump(2) << "\n" << prov.Transcript();
 }

@@ -66,7 +66,11 @@ TEST_P(KillPoint, EveryCreatedPodIsDeleted) {
   }
   switch (phase) {
     case Phase::kStart: break;
-    case Phase::kCreate: ASSERT_TRUE(prov.WaitForLog("creating pod", kLong)) << prov.Transcript(); break;
+    case Phase::kCreate:
+      // The POST is in flight: the fake made the pod and holds the answer back for 1.5 s.
+      ASSERT_TRUE(prov.WaitForLog("creating pod", kLong)) << prov.Transcript();
+      ASSERT_TRUE(api.WaitCreated(1, kLong)) << api.Ledger().dump(2);
+      break;
     case Phase::kRunning: ASSERT_TRUE(prov.WaitForLog("status CREATED", kLong)) << prov.Transcript(); break;
     case Phase::kHealth:
       ASSERT_TRUE(prov.WaitForLog("waiting for /health to answer 200", kLong)) << prov.Transcript();
@@ -83,13 +87,17 @@ TEST_P(KillPoint, EveryCreatedPodIsDeleted) {
   auto st = prov.Finish(kLong);
   if (action == Action::kSigkill) {
     EXPECT_TRUE(st.signaled && st.signal == SIGKILL) << st.Describe();
-    if (phase != Phase::kStart) EXPECT_EQ(api.Alive(), 1) << "the kill left the pod running";
+    if (phase != Phase::kStart) {
+      EXPECT_EQ(api.Alive(), 1) << "the kill left the pod running";
+    }
     setenv("RUNPOD_API_KEY", "test-key", 1);
     ib::runpod::AdminOptions o;
     o.api_base = api.ApiBase();
     std::ostringstream out, err;
     EXPECT_EQ(ib::runpod::CmdServerStopOrphans(o, out, err), 0) << err.str();
-    if (phase != Phase::kStart) EXPECT_NE(out.str().find("Terminated orphan pod"), std::string::npos) << out.str();
+    if (phase != Phase::kStart) {
+      EXPECT_NE(out.str().find("Terminated orphan pod"), std::string::npos) << out.str();
+    }
   } else if (phase == Phase::kHold) {
     EXPECT_TRUE(st.exited && st.code == 0) << st.Describe() << prov.Transcript();
   } else if (phase == Phase::kStart) {
