@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -95,14 +96,40 @@ AggregateStage::~AggregateStage() {
   if (!finished_ && child_.pid > 0) Finish(0);
 }
 
-bool AggregateStage::Start(std::vector<std::string> argv, std::string* error) {
+bool AggregateStage::Start(std::vector<std::string> argv, std::string* error,
+                           std::string log_run_id) {
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
   proc::SpawnOptions options;
   options.argv = std::move(argv);
   options.pipe_stdin = true;
   options.pipe_stdout = true;
+  options.stderr_fd = err_pipe[1];
+  options.new_process_group = true;
   auto child = proc::Spawn(options, error);
-  if (!child) return false;
+  ::close(err_pipe[1]);
+  if (!child) {
+    ::close(err_pipe[0]);
+    return false;
+  }
   child_ = *child;
+  stderr_fd_ = err_pipe[0];
+  stderr_relay_ = std::thread([this, log_run_id] {
+    events::LineReader reader(stderr_fd_);
+    while (auto line = reader.Next()) {
+      if (line->oversized || line->text.empty()) continue;
+      std::string lower = line->text;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const char* level = lower.find("error") != std::string::npos  ? "error"
+                          : lower.find("warn") != std::string::npos ? "warning"
+                                                                    : "info";
+      downstream_.Write(events::Serialize(
+          events::MakeLog(log_run_id, level, line->text, "ib-aggregate")));
+    }
+  });
   int fd = child_.stdout_fd;
   relay_ = std::thread([this, fd] {
     events::LineReader reader(fd);
@@ -144,8 +171,11 @@ proc::ExitStatus AggregateStage::Finish(int wait_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (relay_.joinable()) relay_.join();
+  if (stderr_relay_.joinable()) stderr_relay_.join();
   ::close(child_.stdout_fd);
   child_.stdout_fd = -1;
+  if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  stderr_fd_ = -1;
   return status;
 }
 

@@ -67,8 +67,11 @@ class AggregateStage : public LineSink {
   explicit AggregateStage(LineSink& downstream) : downstream_(downstream) {}
   ~AggregateStage() override;
 
-  // Spawns ib-aggregate (argv[0] its path) with both pipes and starts the relay thread.
-  bool Start(std::vector<std::string> argv, std::string* error);
+  // Spawns ib-aggregate (argv[0] its path) with both pipes and starts the relay thread. It
+  // runs in its own process group so a terminal's Ctrl-C reaches only ib-run, which ends it
+  // by closing its stdin after the last line. Its stderr lines become `log` events (source
+  // "ib-aggregate", run id log_run_id) in the stream.
+  bool Start(std::vector<std::string> argv, std::string* error, std::string log_run_id = "");
   // Writes to ib-aggregate's stdin. If it died, lines go straight downstream (nothing is lost
   // from the stream; only its results files are).
   void Write(std::string_view line) override;
@@ -82,6 +85,8 @@ class AggregateStage : public LineSink {
   LineSink& downstream_;
   proc::Child child_;
   std::thread relay_;
+  std::thread stderr_relay_;
+  int stderr_fd_ = -1;
   bool dead_ = false;
   bool finished_ = false;
 };

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/events/events.h"
 #include "lib/orchestrate/signals.h"
 
 namespace ib::orchestrate {
@@ -102,6 +103,28 @@ TEST(AggregateStage, RelaysTheFilterOutputAndFinishesAtEof) {
   EXPECT_EQ(down.lines[1].size(), 100000u);
   EXPECT_EQ(down.lines[2], "l3");
   EXPECT_EQ(down.lines[3], "summary-at-eof");
+}
+
+TEST(AggregateStage, StderrLinesBecomeLogEvents) {
+  Collector down;
+  AggregateStage agg(down);
+  std::string error;
+  ASSERT_TRUE(agg.Start({"/bin/sh", "-c", "cat; echo 'ib-aggregate: error: disk full' >&2"}, &error,
+                        "run-1"))
+      << error;
+  agg.Write("l1");
+  EXPECT_EQ(agg.Finish(20000).code, 0);
+  ASSERT_EQ(down.lines.size(), 2u);
+  // Two relay threads: the log may land on either side of "l1".
+  bool first_is_data = down.lines[0] == "l1";
+  EXPECT_EQ(down.lines[first_is_data ? 0 : 1], "l1");
+  auto parsed = events::ParseEvent(down.lines[first_is_data ? 1 : 0]);
+  ASSERT_TRUE(parsed.event) << parsed.error;
+  const auto& log = std::get<events::Log>(*parsed.event);
+  EXPECT_EQ(log.run_id, "run-1");
+  EXPECT_EQ(log.level, "error");
+  EXPECT_EQ(log.source, "ib-aggregate");
+  EXPECT_EQ(log.message, "ib-aggregate: error: disk full");
 }
 
 TEST(AggregateStage, LinesStillFlowWhenTheFilterDies) {

@@ -182,7 +182,7 @@ std::optional<std::string> RunSession::Setup() {
   }
   std::string aggregate = Tool("ib-aggregate");
   if (aggregate.empty()) return "ib-aggregate not found (run scripts/build, or set IB_BIN_DIR)";
-  if (!agg_.Start({aggregate, "--output-dir", output_dir_}, &error)) return error;
+  if (!agg_.Start({aggregate, "--output-dir", output_dir_}, &error, base_id_)) return error;
   sup_.WakeOn(StopSignals::WakeFd());
   return std::nullopt;
 }
