@@ -237,6 +237,7 @@ bool RunSession::StartLocalServer() {
     auto child = proc::Spawn(spawn, &error);
     if (child) server_.kept_pid = child->pid;
   } else {
+    spawn.new_process_group = true;  // see RunIterations: Ctrl-C is ib-run's to handle
     server_.child = sup_.Start(
         "ib-sim", spawn, [this](Supervisor::ChildId, std::string line) { agg_.Write(line); },
         &error, StderrToLog(agg_, base_id_, "ib-sim"));
@@ -456,11 +457,16 @@ bool RunSession::RunIterations() {
     plan.stop_grace_ms = kStopGraceMs;
     plan.hurry = Hurrying;
     plan.load.argv = LoadArgv(it, run_id, t0);
+    // Children get their own process groups, so a terminal's Ctrl-C reaches ib-run alone and
+    // the stop happens in order: ib-load cancels first while ib-sim still answers, then
+    // ib-scrape drains, then the server goes. They die with ib-run (parent-death signal).
+    plan.load.new_process_group = true;
     if (config_.metrics.collect_gpu_metrics) {
       if (scrape.empty()) {
         Log("warning", "ib-scrape not found: no GPU metrics", run_id);
       } else {
         proc::SpawnOptions s;
+        s.new_process_group = true;
         s.argv = {scrape, "--url", server_.url + "/metrics", "--framework", config_.framework,
                   "--interval-ms", std::to_string(config_.metrics.sample_interval_ms),
                   "--run-id", run_id, "--t0-ns", std::to_string(t0)};

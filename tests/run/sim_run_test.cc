@@ -71,8 +71,9 @@ class SimRunTest : public testing::Test {
 
   // Runs ib-run; kill_after_requests > 0 sends SIGTERM once that many request_complete lines
   // have arrived.
-  Result RunIbRun(const std::string& config, int kill_after_requests = 0) {
+  Result RunIbRun(const std::string& config, int kill_after_requests = 0, bool ctrl_c = false) {
     ib::proc::SpawnOptions o;
+    o.new_process_group = ctrl_c;  // like a shell job: Ctrl-C signals the whole group
     o.argv = {"tools/ib-run/ib-run", config, "--output-dir", dir_ + "/results"};
     o.env = {{"IB_BIN_DIR", bin_}};
     std::string err_path = dir_ + "/stderr.txt";
@@ -104,7 +105,11 @@ class SimRunTest : public testing::Test {
         pending.erase(0, nl + 1);
       }
       if (kill_after_requests > 0 && !killed && requests >= kill_after_requests) {
-        ::kill(child->pid, SIGTERM);
+        if (ctrl_c) {
+          ::kill(-child->pid, SIGINT);
+        } else {
+          ::kill(child->pid, SIGTERM);
+        }
         killed = true;
       }
     }
@@ -205,6 +210,23 @@ TEST_F(SimRunTest, KilledRunLeavesAPartialFileAndNoServer) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_NE(::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::close(s);
+}
+
+TEST_F(SimRunTest, CtrlCToTheWholeProcessGroupStopsInOrder) {
+  Result r = RunIbRun(Config("simctrlc", 100000, ""), /*kill_after_requests=*/3, /*ctrl_c=*/true);
+  EXPECT_EQ(r.code, 130) << r.err;
+  std::string reason;
+  int summaries = 0;
+  for (const auto& e : r.events) {
+    if (auto* p = std::get_if<ev::Phase>(&e); p && p->phase == "iteration_done") {
+      reason = p->data.value("reason", "");
+    }
+    if (std::holds_alternative<ev::Summary>(e)) ++summaries;
+  }
+  // ib-load was stopped by ib-run (not killed by the terminal's signal with the server gone).
+  EXPECT_EQ(reason, "interrupted");
+  EXPECT_EQ(summaries, 1);
+  EXPECT_EQ(LastPhase(r)->phase, "failed");
 }
 
 TEST_F(SimRunTest, ExampleSimSmokeCompletes) {
