@@ -96,37 +96,49 @@ std::optional<std::string> Dashboard::ResolveConfig(const std::string& config_pa
   return std::get<std::string>(resolved);
 }
 
-void Dashboard::StartExperiment(LiveHub::Client& client, const events::StartExperiment& command) {
+std::variant<std::string, json> Dashboard::Enqueue(const events::StartExperiment& command) {
+  auto runner = Runner();
+  if (!runner) return ErrorEvent("start_experiment", "ib-dash is shutting down");
   std::string error;
   auto file = ResolveConfig(command.config_path, &error);
-  if (!file) {
-    hub_.SendTo(client, ErrorEvent("start_experiment", error));
-    return;
-  }
-  auto runner = Runner();
-  if (!runner) {
-    hub_.SendTo(client, ErrorEvent("start_experiment", "ib-dash is shutting down"));
-    return;
-  }
+  if (!file) return ErrorEvent("start_experiment", error);
   json config = DescribeConfig(*file, command.config_path);
   if (!config["errors"].empty()) {
-    hub_.SendTo(client, ErrorEvent("start_experiment", "invalid config " + command.config_path,
-                                   {{"errors", config["errors"]}}));
-    return;
+    return ErrorEvent("start_experiment", "invalid config " + command.config_path,
+                      {{"errors", config["errors"]}});
   }
   if (config["provider"] != "local" && !command.confirm) {
     // Spending money needs the user's yes: the page asks, then sends confirm: true.
-    hub_.SendTo(client, ErrorEvent("start_experiment",
-                                   command.config_path + " rents a GPU pod: confirmation required",
-                                   {{"needs_confirmation", true},
-                                    {"cost_per_hr_usd", config["cost_per_hr_usd"]},
-                                    {"estimated_cost_usd", config["estimated_cost_usd"]}}));
+    return ErrorEvent("start_experiment",
+                      command.config_path + " rents a GPU pod: confirmation required",
+                      {{"needs_confirmation", true},
+                       {"cost_per_hr_usd", config["cost_per_hr_usd"]},
+                       {"estimated_cost_usd", config["estimated_cost_usd"]}});
+  }
+  return runner->Enqueue(*file, command.config_path, command);
+}
+
+void Dashboard::StartExperiment(LiveHub::Client& client, const events::StartExperiment& command) {
+  auto queued = Enqueue(command);
+  if (auto* error = std::get_if<json>(&queued)) {
+    hub_.SendTo(client, *error);
     return;
   }
-  std::string queue_id = runner->Enqueue(*file, command.config_path, command);
   hub_.SendTo(client, {{"type", "ack"},
                        {"command", "start_experiment"},
-                       {"data", {{"queue_id", queue_id}}}});
+                       {"data", {{"queue_id", std::get<std::string>(queued)}}}});
+}
+
+std::string Dashboard::StartAtLaunch(const events::StartExperiment& command) {
+  auto queued = Enqueue(command);
+  if (auto* error = std::get_if<json>(&queued)) {
+    std::string message = (*error)["message"].get<std::string>();
+    for (const auto& e : (*error)["data"].value("errors", json::array())) {
+      message += "\n  " + e.get<std::string>();
+    }
+    return message;
+  }
+  return "";
 }
 
 void Dashboard::HandleCommand(LiveHub::Client& client, std::string_view text) {

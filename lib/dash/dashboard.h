@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,10 @@ class Dashboard : public StreamSink {
   void OnEvent(const std::string& source, const events::Event& event) override;
   void OnStreamEnd(const std::string& source) override;
 
+  // Queues an experiment as if a client had sent start_experiment (ib-dash --start).
+  // Returns "" or the error the client would have received.
+  std::string StartAtLaunch(const events::StartExperiment& command);
+
   // A WebSocket text message from a client. Every command gets a reply or an error event.
   void HandleCommand(LiveHub::Client& client, std::string_view text);
   // GET /api/... (path without the query string, URL-decoded but not normalized).
@@ -67,6 +72,8 @@ class Dashboard : public StreamSink {
   nlohmann::json ErrorEvent(const std::string& command, const std::string& message,
                             nlohmann::json extra = nlohmann::json::object()) const;
   void StartExperiment(LiveHub::Client& client, const events::StartExperiment& command);
+  // Validates and queues; returns the queue id, or the error event to send.
+  std::variant<std::string, nlohmann::json> Enqueue(const events::StartExperiment& command);
   // Maps a client's config path ("experiments/examples/x.yaml" or "examples/x.yaml") to the
   // file under experiments_dir; on failure *status is 400 or 404 and the error is returned.
   std::optional<std::string> ResolveConfig(const std::string& config_path, std::string* error) const;

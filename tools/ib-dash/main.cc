@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "lib/cli/flags.h"
 #include "lib/dash/dashboard.h"
@@ -33,11 +34,11 @@ std::string FindWebDir(const std::string& flag) {
   return "web";
 }
 
-// Opens the page with xdg-open when there is a display; otherwise the URL printed is enough.
-void OpenBrowser(const std::string& url) {
-  if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) return;
+// Opens the page with xdg-open when there is a display; false when it could not.
+bool OpenBrowser(const std::string& url) {
+  if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) return false;
   std::string opener = ib::proc::FindTool("xdg-open");
-  if (opener.empty()) return;
+  if (opener.empty()) return false;
   ib::proc::SpawnOptions spawn;
   spawn.argv = {opener, url};
   spawn.pipe_stdout = false;
@@ -45,7 +46,9 @@ void OpenBrowser(const std::string& url) {
   std::string error;
   if (auto child = ib::proc::Spawn(spawn, &error)) {
     std::thread([pid = child->pid] { ib::proc::Wait(pid); }).detach();
+    return true;
   }
+  return false;
 }
 
 }  // namespace
@@ -54,12 +57,15 @@ int main(int argc, char** argv) {
   ib::cli::Flags flags("ib-dash", "the localhost dashboard: live runs, history, experiments");
   int64_t port = 8420;
   std::string fifo, results_dir = "results", experiments_dir = "experiments", web_dir;
-  bool browser = true;
+  bool browser = true, confirm = false;
+  std::vector<std::string> start;
   flags.Int("port", &port, "port on 127.0.0.1 (0: any free port)");
   flags.String("fifo", &fifo, "also read events from this named FIFO (created if missing)");
   flags.Bool("browser", &browser, "open the page in a browser (--no-browser: only print the URL)");
   flags.String("results-dir", &results_dir, "where results files are read and written");
   flags.String("experiments-dir", &experiments_dir, "the experiment configs offered to the page");
+  flags.List("start", &start, "queue this experiment config at launch (repeatable)");
+  flags.Bool("confirm", &confirm, "with --start: do not ask before renting a pod");
   flags.String("web-dir", &web_dir, "the page's files (default: ./web, or web/ beside the binary)");
   flags.Epilog(
       "Reads an event stream from stdin when it is piped:  ib-run x.yaml | ib-dash\n"
@@ -104,9 +110,21 @@ int main(int argc, char** argv) {
   if (StdinIsPiped()) {
     std::thread([&d = *dashboard] { ib::dash::PumpStream(0, "stdin", d); }).detach();
   }
+  for (const auto& config : start) {
+    ib::events::StartExperiment command;
+    command.config_path = config;
+    command.confirm = confirm;
+    if (std::string message = dashboard->StartAtLaunch(command); !message.empty()) {
+      std::fprintf(stderr, "ib-dash: error: --start %s: %s\n", config.c_str(), message.c_str());
+      server.Stop();
+      dashboard->Shutdown();
+      return 2;
+    }
+  }
   std::fprintf(stderr, "ib-dash: serving %s (web: %s, results: %s)\n", server.url().c_str(),
                server_options.web_dir.c_str(), results_dir.c_str());
-  if (browser) OpenBrowser(server.url());
+  bool opened = browser && OpenBrowser(server.url());
+  if (!opened) std::fprintf(stderr, "ib-dash: open %s in a browser\n", server.url().c_str());
 
   int sig = 0;
   sigwait(&signals, &sig);
