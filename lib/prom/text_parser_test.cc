@@ -457,6 +457,46 @@ TEST(PromParser, BinaryGarbageNeverCrashes) {
   EXPECT_NE(crlf.report.errors[0].message.find("\\x00"), std::string::npos);
 }
 
+// Seeded byte mutations of the real vLLM page (flips, cuts, inserted quotes, braces and
+// backslashes): the parser must always return, with every sample or error accounted for.
+TEST(PromParser, MutatedRealPagesNeverCrash) {
+  const std::string page = Fixture("vllm-v1-idle-qwen1.5-0.5b-chat.txt");
+  const char specials[] = {'"', '{', '}', '\\', '\n', ' ', '#', ',', '=', '\0'};
+  uint32_t x = 7;
+  auto next = [&] { return x = x * 1664525u + 1013904223u; };
+  TextParser parser;
+  struct Count : SampleHandler {
+    void OnSample(const SampleView& s) override {
+      ++n;
+      for (const LabelView& l : s.labels) bytes += l.name.size() + l.value.size();
+    }
+    int64_t n = 0;
+    std::size_t bytes = 0;
+  };
+  for (int round = 0; round < 300; ++round) {
+    std::string m = page;
+    int edits = 1 + next() % 20;
+    for (int e = 0; e < edits; ++e) {
+      std::size_t at = next() % m.size();
+      switch (next() % 3) {
+        case 0: m[at] = specials[next() % sizeof specials]; break;
+        case 1: m.insert(at, 1, specials[next() % sizeof specials]); break;
+        default: m.erase(at, 1 + next() % 50); break;
+      }
+    }
+    if (round % 10 == 0) m.resize(next() % m.size());  // a truncated page
+    Count count;
+    ParseReport report = parser.Parse(m, count);
+    EXPECT_EQ(report.samples, count.n);
+    EXPECT_LE(report.errors.size(), 20u);
+    for (const ParseError& e : report.errors) {
+      EXPECT_GE(e.line, 1);
+      EXPECT_LE(e.line, report.lines);
+      EXPECT_FALSE(e.message.empty());
+    }
+  }
+}
+
 TEST(PromParser, WhitespaceAndTrailingCommaTolerated) {
   Page page = ParsePage("  a{ x = \"1\" , y=\"2\", } \t 5 \t\n\tb 6\n# free comment\n#no space\n");
   ExpectClean(page, 2);

@@ -124,7 +124,16 @@ int ScrapeLoop::Run() {
     if (!(sink_ok = ScrapeOnce())) break;
     now = MonotonicNowNs();
     int64_t next = (now - start) / interval + 1;  // the first slot still ahead
-    if (next > slot + 1) stats_.skipped_slots += next - slot - 1;
+    if (next > slot + 1) {
+      stats_.skipped_slots += next - slot - 1;
+      if (!warned_slow_) {
+        warned_slow_ = true;
+        sink_ok = Log("warning", "a scrape took longer than --interval-ms " +
+                                     std::to_string(options_.interval_ms) +
+                                     ": the slots it overran are skipped (see the final count)");
+        if (!sink_ok) break;
+      }
+    }
     slot = next;
   }
   if (!sink_ok) {

@@ -114,7 +114,7 @@ class ScrapeLoop {
   int64_t last_reminder_ns_ = 0;
   std::string last_failure_;
   // One-time warnings.
-  bool warned_parse_ = false, warned_unmapped_ = false, warned_models_ = false;
+  bool warned_parse_ = false, warned_unmapped_ = false, warned_models_ = false, warned_slow_ = false;
   std::optional<double> last_emitted_t_s_;
 };
 

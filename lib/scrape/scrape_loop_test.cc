@@ -118,12 +118,25 @@ std::string ScrapeLoopTest::base_;
 struct Collector : SampleSink {
   bool OnSample(const events::GpuSample& s) override {
     samples.push_back(s);
+    MaybeStop();
     return accept;
   }
   bool OnLog(const events::Log& l) override {
     logs.push_back(l.level + ": " + l.message);
+    back = back || l.message.find("server is back") != std::string::npos;
+    MaybeStop();
     return true;
   }
+  // Ends the loop once stop_after_samples samples (and, if asked, the recovery) were seen, so
+  // the tests wait for events rather than for a time.
+  void MaybeStop() {
+    if (stop_after_samples > 0 && samples.size() >= stop_after_samples && (!stop_when_back || back)) {
+      StopSignal::Request();
+    }
+  }
+  std::size_t stop_after_samples = 0;
+  bool stop_when_back = false;
+  bool back = false;
   bool OnError(const events::Error& e) override {
     errors.push_back(e.message);
     EXPECT_EQ(e.source, "ib-scrape");
@@ -141,11 +154,12 @@ struct Collector : SampleSink {
 
 TEST_F(ScrapeLoopTest, CountersBecomeRunDeltasAndRates) {
   Collector sink;
-  ScrapeOptions o = Options("/vllm");
+  sink.stop_after_samples = 4;
+  ScrapeOptions o = Options("/vllm", 30);
   o.t0_ns = MonotonicNowNs() - 5'000'000'000;  // the run started 5 s ago
   ScrapeLoop loop(o, sink);
   ASSERT_EQ(loop.Run(), 0);
-  ASSERT_GE(sink.samples.size(), 3u) << sink.AllLogs();
+  ASSERT_EQ(sink.samples.size(), 4u) << sink.AllLogs();
   EXPECT_TRUE(sink.errors.empty());
   const events::GpuSample& first = sink.samples[0];
   EXPECT_EQ(first.run_id, "test-run");
@@ -172,8 +186,10 @@ TEST_F(ScrapeLoopTest, CountersBecomeRunDeltasAndRates) {
 
 TEST_F(ScrapeLoopTest, FailuresAreAGapThenTheServerIsBack) {
   Collector sink;
+  sink.stop_after_samples = 3;
+  sink.stop_when_back = true;
   g_flaky_requests = 0;
-  ScrapeOptions o = Options("/flaky", 0.5);
+  ScrapeOptions o = Options("/flaky", 30);
   o.interval_ms = 40;
   ScrapeLoop loop(o, sink);
   ASSERT_EQ(loop.Run(), 0);
@@ -184,7 +200,7 @@ TEST_F(ScrapeLoopTest, FailuresAreAGapThenTheServerIsBack) {
   EXPECT_EQ(loop.stats().failed, 3);
   EXPECT_EQ(static_cast<int64_t>(sink.samples.size()), loop.stats().scrapes - 3);
   ASSERT_GE(sink.samples.size(), 3u);
-  EXPECT_GT(sink.samples[2].t_s - sink.samples[1].t_s, 3.5 * 0.040);  // the gap
+  EXPECT_GT(sink.samples[2].t_s - sink.samples[1].t_s, 2.9 * 0.040);  // the gap: 3 failed slots
 }
 
 TEST_F(ScrapeLoopTest, RefusedConnectionKeepsGoing) {
@@ -260,6 +276,19 @@ TEST_F(ScrapeLoopTest, TimeoutIsAFailure) {
   ASSERT_EQ(loop.Run(), 0);
   ASSERT_EQ(sink.errors.size(), 1u);
   EXPECT_NE(sink.errors[0].find("timed out"), std::string::npos) << "[" << sink.errors[0] << "]";
+}
+
+TEST_F(ScrapeLoopTest, OverrunSlotsAreSkippedNotBurst) {
+  Collector sink;
+  ScrapeOptions o = Options("/slow", 1.5);  // each scrape takes 600 ms; the period is 50 ms
+  ScrapeLoop loop(o, sink);
+  ASSERT_EQ(loop.Run(), 0);
+  EXPECT_GE(loop.stats().skipped_slots, 10);
+  EXPECT_LE(loop.stats().scrapes, 3);
+  EXPECT_NE(sink.AllLogs().find("took longer than --interval-ms 50"), std::string::npos) << sink.AllLogs();
+  for (std::size_t i = 1; i < sink.samples.size(); ++i) {
+    EXPECT_GE(sink.samples[i].t_s - sink.samples[i - 1].t_s, 0.6);  // never back to back bursts
+  }
 }
 
 TEST_F(ScrapeLoopTest, StopRequestEndsTheLoop) {

@@ -143,8 +143,13 @@ std::string IbScrapeE2e::url_;
 
 TEST_F(IbScrapeE2e, EmitsNdjsonGpuSamples) {
   g_down = false;
-  Run run = Start({"--url", url_, "--framework", "auto", "--interval-ms", "50", "--duration-s",
-                   "0.6", "--run-id", "e2e-1", "--t0-ns", "1"});
+  int samples_seen = 0;
+  Run run = Start({"--url", url_, "--framework", "auto", "--interval-ms", "50", "--run-id", "e2e-1",
+                   "--t0-ns", "1"},
+                  [&](const std::string& line) {
+                    samples_seen += line.find("\"gpu_sample\"") != std::string::npos;
+                    return samples_seen == 4;  // then SIGTERM
+                  });
   ASSERT_TRUE(run.status.exited) << run.status.Describe();
   EXPECT_EQ(run.status.code, 0) << run.stderr_text;
   std::vector<ib::events::Event> events = Parse(run.lines);
