@@ -1,5 +1,7 @@
 #include "lib/sse/sse.h"
 
+#include <limits>
+
 #include <cctype>
 #include <cstring>
 
@@ -125,7 +127,9 @@ class Reader {
     bool digits = false, integral = true;
     int64_t v = 0;
     while (p_ < end_ && std::isdigit(static_cast<unsigned char>(*p_))) {
-      v = v * 10 + (*p_ - '0');
+      // A number too long for int64 is still a number, just not a usable count (fuzzer find).
+      if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) integral = false;
+      else v = v * 10 + (*p_ - '0');
       ++p_;
       digits = true;
     }
