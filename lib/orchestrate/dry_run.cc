@@ -1,7 +1,11 @@
 // ib-run --dry-run: what a run would do, without starting anything.
 #include <sstream>
 
+#include <ctime>
+
 #include "lib/config/config.h"
+#include "lib/pricing/estimate.h"
+#include "lib/pricing/pricing.h"
 #include "lib/orchestrate/run.h"
 
 namespace ib::orchestrate {
@@ -93,6 +97,24 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
   }
   out << "Total requests: " << total << (warmup > 0 ? " (+" + std::to_string(warmup) + " warmup)" : "")
       << "\n";
+  if (o.server_url.empty() && c.infrastructure.provider == "runpod") {
+    std::string error;
+    auto table = pricing::LoadPricing(&error);
+    if (!table) {
+      err << "ib-run: warning: " << error << "\n";
+    } else {
+      std::string stale = pricing::StalenessWarning(*table, std::time(nullptr));
+      if (!stale.empty()) err << "ib-run: warning: " << stale << "\n";
+      auto estimate = pricing::EstimateCost(c, *table);
+      out << "Est. cost: " << estimate.Describe() << "\n";
+      if (estimate.needs_confirmation) {
+        out << "  (at or above $" << pricing::kConfirmThresholdUsd
+            << ": a real run asks before provisioning unless --confirm)\n";
+      }
+    }
+  } else {
+    out << "Est. cost: $0 (" << (o.server_url.empty() ? "local simulated server" : "existing server") << ")\n";
+  }
   out << "Resolved config:\n" << config::ToJson(c).dump(2) << "\n";
   out << "Config is valid. Dry run complete.\n";
   return kExitOk;

@@ -26,6 +26,8 @@
 #include "lib/orchestrate/signals.h"
 #include "lib/orchestrate/supervisor.h"
 #include "lib/orchestrate/tracker.h"
+#include "lib/pricing/estimate.h"
+#include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
 
 namespace ib::orchestrate {
@@ -573,6 +575,30 @@ int Run(const RunOptions& options) {
   if (!config) {
     events::WriteAll(options.err_fd, err.str());
     return kExitUsage;
+  }
+  // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a
+  // yes at the terminal, or --confirm; never asked with --server-url or provider local.
+  if (!options.confirm && options.server_url.empty() && options.resume_run_id.empty() &&
+      config->infrastructure.provider == "runpod") {
+    std::string error;
+    auto table = pricing::LoadPricing(&error);
+    if (table) {
+      auto estimate = pricing::EstimateCost(*config, *table);
+      if (estimate.needs_confirmation) {
+        std::string text = "ib-run: estimated cost " + estimate.Describe() + "\n";
+        if (!::isatty(STDIN_FILENO)) {
+          events::WriteAll(options.err_fd, text + "ib-run: error: this run costs money; pass --confirm to start it without a prompt\n");
+          return kExitUsage;
+        }
+        events::WriteAll(options.err_fd, text + "Proceed? [y/N] ");
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y" && answer != "yes") {
+          events::WriteAll(options.err_fd, "Aborted.\n");
+          return kExitOk;
+        }
+      }
+    }
   }
   RunSession session(options, std::move(*config));
   return session.Execute();

@@ -334,3 +334,35 @@ TEST_F(IbRunTest, DryRunShowsIterationsAndRequestCounts) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(IbRunTest, DryRunPricesRunpodConfigsAndNotLocalOnes) {
+  Result paid = RunIbRun({"experiments/examples/baseline-vllm.yaml", "--dry-run"}, {{"HOME", dir_}});
+  ASSERT_EQ(paid.code, 0) << paid.err;
+  // 50 requests on an A100-80GB at the built-in $1.99/hr: the estimate names the rate.
+  EXPECT_NE(paid.out.find("Est. cost: ~$"), std::string::npos) << paid.out;
+  EXPECT_NE(paid.out.find("A100-80GB x1 (community) at $1.99/hr"), std::string::npos) << paid.out;
+  Result local = RunIbRun({"experiments/examples/sim-smoke.yaml", "--dry-run"});
+  EXPECT_NE(local.out.find("Est. cost: $0 (local simulated server)"), std::string::npos) << local.out;
+}
+
+TEST_F(IbRunTest, PaidRunWithoutConfirmRefusesWhenNobodyCanAnswer) {
+  // stdin is /dev/null here: no prompt can be answered, so nothing is provisioned.
+  Result r = RunIbRun({"experiments/examples/baseline-vllm.yaml", "--output-dir", dir_ + "/results"}, {{"HOME", dir_}});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("pass --confirm"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/results"));
+}
+
+TEST_F(IbRunTest, SubcommandsAreFoundUnderIbRun) {
+  Result bad = RunIbRun({"server", "explode"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("server status"), std::string::npos) << bad.err;
+  Result config = RunIbRun({"config", "set"});
+  EXPECT_EQ(config.code, 2);
+  Result unknown_key = RunIbRun({"config", "set", "no.such.key", "x"}, {{"HOME", dir_}});
+  EXPECT_EQ(unknown_key.code, 2) << unknown_key.err;
+}
+
+}  // namespace

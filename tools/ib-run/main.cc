@@ -8,6 +8,7 @@
 #include "lib/cli/flags.h"
 #include "lib/orchestrate/run.h"
 #include "lib/orchestrate/signals.h"
+#include "lib/orchestrate/subcommands.h"
 
 namespace {
 
@@ -19,6 +20,7 @@ bool IsPipe(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto rc = ib::orchestrate::RunSubcommand(argc, argv)) return *rc;
   ib::orchestrate::RunOptions o;
   bool progress = false, quiet = false, ndjson = false;
   std::vector<std::string> positional;
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
       "pure NDJSON and stderr stays quiet. A terminal stdout gets no NDJSON unless --ndjson.\n"
       "Ctrl-C (or SIGTERM) stops gracefully within about 5 s: in-flight requests cancelled,\n"
       "partial results written, pod terminated; a second Ctrl-C stops at once.\n"
+      "Subcommands: init, config set KEY VALUE, doctor, server status|stop, update-pricing\n"
+      "  (ib-run init --help lists them).\n"
       "Exit codes: 0 success, 1 the run failed, 2 bad usage or config, 130 interrupted.");
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   o.config_path = positional[0];
