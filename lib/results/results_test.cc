@@ -342,3 +342,25 @@ TEST(ResultsStore, WrittenFilesLoadBackAndList) {
 
 }  // namespace
 }  // namespace ib::results
+
+namespace ib::results {
+namespace {
+
+// The exact ending ib-load writes (found by scripts/chaos: every finished run was "partial").
+TEST(RunAggregation, IbLoadsFinishedIterationIsCompleted) {
+  auto parse = [](const std::string& line) { return *events::ParseEvent(line).event; };
+  const std::string request =
+      R"({"v":2,"type":"request_complete","run_id":"r","data":{"request_index":0,"start_ms":1,"end_ms":50,"ttft_ms":10,"e2e_latency_ms":49,"completion_tokens":5,"prompt_tokens":3,"token_count_source":"usage","error":null}})";
+  auto finished = BuildRuns({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
+                             parse(request),
+                             parse(R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"completed":true,"reason":"finished","elapsed_s":0.1}})")});
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].status, "completed");
+  auto stopped = BuildRuns({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
+                            parse(request),
+                            parse(R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"completed":false,"reason":"finished"}})")});
+  EXPECT_EQ(stopped[0].status, "partial");
+}
+
+}  // namespace
+}  // namespace ib::results

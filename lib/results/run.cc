@@ -179,8 +179,9 @@ void SortByIndex(std::vector<events::RequestComplete>& list) {
 }
 
 bool IsNormalEndReason(const std::string& reason) {
-  return reason.empty() || reason == "completed" || reason == "done" || reason == "count" ||
-         reason == "duration";
+  // "finished" is what ib-load writes when its workload ran to the end.
+  return reason.empty() || reason == "completed" || reason == "done" || reason == "finished" ||
+         reason == "count" || reason == "duration";
 }
 
 }  // namespace
@@ -349,7 +350,10 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     run.status = "failed";
     run.stop_reason = !reason.empty() ? reason : StringAt(end_, "message");
     if (run.stop_reason.empty()) run.stop_reason = "the run failed";
-  } else if (end_phase_ == events::phase::kIterationDone && !IsNormalEndReason(reason)) {
+  } else if (end_phase_ == events::phase::kIterationDone &&
+             (!IsNormalEndReason(reason) ||
+              (end_.is_object() && end_.contains("completed") && end_["completed"].is_boolean() &&
+               !end_["completed"].get<bool>()))) {
     run.status = "partial";
     run.stop_reason = reason;
   } else {

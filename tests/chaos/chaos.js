@@ -62,12 +62,12 @@ function writeConfig(dir) {
   fs.writeFileSync(file, `name: "chaos"
 model: {name: "Qwen/Qwen3-0.6B"}
 framework: "${random() < 0.5 ? 'vllm' : 'sglang'}"
-infrastructure: {provider: "local", gpu_type: "RTX 4000 Ada", sim: {speed: 4.0, load_time_s: 0.5}}
+infrastructure: {provider: "local", gpu_type: "RTX 4000 Ada", sim: {speed: 1.0, load_time_s: 0.5}}
 workload:
   type: "concurrent"
   concurrency: 4
-  requests: {source: "${path.join(ROOT, 'prompts', 'baseline.jsonl')}", count: 24}
-  parameters: {max_tokens: 40}
+  requests: {source: "${path.join(ROOT, 'prompts', 'baseline.jsonl')}", count: 60}
+  parameters: {max_tokens: 64}
 metrics: {sample_interval_ms: 100, output_dir: "${path.join(dir, 'results')}"}
 `);
   return file;
@@ -93,6 +93,7 @@ async function round(n) {
   await new Promise((r) => setTimeout(r, delayMs));
   const candidates = descendants(process.pid).filter((p) => p.comm.startsWith('ib-'));
   const victim = candidates.length ? pick(candidates) : null;
+  if (process.env.IB_CHAOS_DEBUG) console.log(candidates.map((c) => c.comm).join(" "));
   const signal = pick(['SIGINT', 'SIGTERM', 'SIGKILL']);
   const servers = candidates.filter((p) => p.comm === 'ib-sim' || p.comm === 'ib-provision').map((p) => p.pid);
   if (victim) { try { process.kill(victim.pid, signal); } catch { /* already gone */ } }
