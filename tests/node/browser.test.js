@@ -248,7 +248,7 @@ test('the page shows reconnecting when ib-dash dies and recovers when it is back
   // are expected here and are not the page's fault.
   dash = await startDash({ resultsDir, port });
   await page.waitForFunction(() => document.getElementById('conn-status').textContent === 'connected', null, { timeout: 60000 });
-  b.problems.splice(0, b.problems.length, ...b.problems.filter((p) => !/WebSocket connection|ERR_CONNECTION_REFUSED/.test(p)));
+  b.problems.splice(0, b.problems.length, ...b.problems.filter((p) => !/WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource|Failed to fetch|net::ERR_/.test(p)));
   // The new ib-dash has a new token: the page re-read it, and commands work again.
   await page.click('#tab-history');
   await page.locator('#history-table tbody tr', { hasText: 'baseline-sglang-20261127-110000' }).click();
