@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 #include <variant>
 
 #include "lib/config/config.h"
@@ -89,6 +88,21 @@ json ListResults(const std::string& results_dir) {
   return out;
 }
 
+namespace {
+// One read into a buffer of the file's size (no stream copies of a 50 MB file).
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  out->resize(ec ? 0 : size);
+  std::size_t got = out->empty() ? 0 : std::fread(out->data(), 1, out->size(), f);
+  std::fclose(f);
+  out->resize(got);
+  return !ec && got == size;
+}
+}  // namespace
+
 ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id) {
   auto error = [](int status, const std::string& message) {
     return ResultFile{status, json{{"error", message}}.dump(), ""};
@@ -97,11 +111,8 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
   auto resolved = ResolveUnder(results_dir, run_id + ".json");
   if (auto* e = std::get_if<ResolveError>(&resolved)) return error(404, "no run " + run_id);
   const std::string& path = std::get<std::string>(resolved);
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string body = ss.str();
-  if (!in && !in.eof()) return error(500, "cannot read " + run_id);
+  std::string body;
+  if (!ReadWholeFile(path, &body)) return error(500, "cannot read " + run_id);
   // ib's own files are strict JSON: serve their bytes. The original tool's may hold NaN.
   if (body.find("NaN") != std::string::npos || body.find("Infinity") != std::string::npos) {
     auto read = results::ReadResultsFile(path);

@@ -61,8 +61,9 @@ std::shared_ptr<ExperimentRunner> Dashboard::Runner() const {
   return runner_;
 }
 
-void Dashboard::OnEvent(const std::string& source, const events::Event& event) {
-  hub_.PublishEvent(event);
+void Dashboard::OnEvent(const std::string& source, const events::Event& event,
+                        std::string_view raw_line) {
+  hub_.PublishEvent(event, raw_line);
   recorder_.Add(source, event);
 }
 

@@ -53,7 +53,8 @@ class Dashboard : public StreamSink {
   void Shutdown();
 
   // StreamSink: every stream's events, in order per source.
-  void OnEvent(const std::string& source, const events::Event& event) override;
+  void OnEvent(const std::string& source, const events::Event& event,
+               std::string_view raw_line = {}) override;
   void OnStreamEnd(const std::string& source) override;
 
   // Queues an experiment as if a client had sent start_experiment (ib-dash --start).

@@ -20,7 +20,8 @@ class ExperimentRunner::ChildSink : public StreamSink {
  public:
   ChildSink(ExperimentRunner& runner, std::string queue_id)
       : runner_(runner), queue_id_(std::move(queue_id)) {}
-  void OnEvent(const std::string& source, const events::Event& event) override {
+  void OnEvent(const std::string& source, const events::Event& event,
+               std::string_view raw_line) override {
     const std::string& run_id = events::RunId(event);
     if (!run_id.empty()) {
       bool added = false;
@@ -37,7 +38,7 @@ class ExperimentRunner::ChildSink : public StreamSink {
       }
       if (added) runner_.NotifyQueue();
     }
-    runner_.sink_.OnEvent(source, event);
+    runner_.sink_.OnEvent(source, event, raw_line);
   }
   void OnStreamEnd(const std::string& source) override { runner_.sink_.OnStreamEnd(source); }
   std::string last_run_id() const {

@@ -7,12 +7,15 @@ namespace ib::dash {
 using nlohmann::json;
 
 void LiveHub::Client::Push(const OutMessage& message) {
+  bool was_empty;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
+    was_empty = queue_.empty();
     queue_.Push(message);
   }
-  cv_.notify_one();
+  // The writer waits only on an empty queue: one wake-up per batch, not per event.
+  if (was_empty) cv_.notify_one();
 }
 
 std::vector<OutMessage> LiveHub::Client::WaitBatch(std::size_t max_bytes,
@@ -70,12 +73,13 @@ void LiveHub::FanOut(const OutMessage& message) {
   for (auto& [id, client] : clients_) client->Push(message);
 }
 
-void LiveHub::PublishEvent(const events::Event& event) {
+void LiveHub::PublishEvent(const events::Event& event, std::string_view raw_line) {
   MessageKind kind = MessageKind::kOther;
   if (std::holds_alternative<events::GpuSample>(event)) kind = MessageKind::kGpuSample;
   if (std::holds_alternative<events::RequestComplete>(event)) kind = MessageKind::kRequest;
   if (std::holds_alternative<events::Log>(event)) kind = MessageKind::kLog;
-  std::string text = Redact(events::Serialize(event));
+  std::string text = Redact(raw_line.starts_with("{\"v\":2,") ? std::string(raw_line)
+                                                               : events::Serialize(event));
 
   std::lock_guard lock(mu_);
   ++events_in_;

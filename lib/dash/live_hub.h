@@ -62,7 +62,9 @@ class LiveHub {
   explicit LiveHub(HubOptions options = {});
 
   // One stream event, in arrival order (any thread; events are serialized with one lock).
-  void PublishEvent(const events::Event& event);
+  // raw_line, when it is a stream-version-2 line of this event, is forwarded as is (saves
+  // re-serializing); otherwise the event is serialized.
+  void PublishEvent(const events::Event& event, std::string_view raw_line = {});
   // A reply or notice to one client, or to all.
   void SendTo(Client& client, const nlohmann::json& message);
   // `text` must be one JSON object (e.g. a results file wrapped in a reply).

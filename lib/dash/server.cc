@@ -136,8 +136,9 @@ struct DashServer::Impl {
   bool HostAllowed(const mg_connection* conn) const {
     const char* host = mg_get_header(conn, "Host");
     if (host == nullptr) return true;  // HTTP/1.0 clients; a browser always sends Host
+    // Without a port too: Civetweb's own client sends a bare host; a rebinding page cannot.
     std::string h = host, p = ":" + std::to_string(port);
-    return h == "127.0.0.1" + p || h == "localhost" + p;
+    return h == "127.0.0.1" + p || h == "localhost" + p || h == "127.0.0.1" || h == "localhost";
   }
   bool OriginAllowed(const mg_connection* conn) const {
     const char* origin = mg_get_header(conn, "Origin");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "lib/events/events.h"
 
@@ -12,7 +13,10 @@ namespace ib::dash {
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
-  virtual void OnEvent(const std::string& source, const events::Event& event) = 0;
+  // raw_line: the line as read when it is a valid event (forwarded as is when it is already
+  // stream version 2), else empty.
+  virtual void OnEvent(const std::string& source, const events::Event& event,
+                       std::string_view raw_line = {}) = 0;
   virtual void OnStreamEnd(const std::string& source) = 0;
 };
 
