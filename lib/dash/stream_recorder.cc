@@ -56,6 +56,8 @@ void StreamRecorder::FlushAll(const std::string& reason) {
     aggregators_.clear();
   }
   Save(TakeDue(/*all=*/true));
+  std::unique_lock lock(mu_);
+  saved_cv_.wait_for(lock, std::chrono::seconds(60), [&] { return saving_ == 0; });
 }
 
 std::vector<results::RunRecord> StreamRecorder::TakeDue(bool all) {
@@ -67,10 +69,22 @@ std::vector<results::RunRecord> StreamRecorder::TakeDue(bool all) {
     due.push_back(std::move(p.run));
     return true;
   });
+  if (!due.empty()) ++saving_;  // Save() below takes them; FlushAll waits for it
   return due;
 }
 
 void StreamRecorder::Save(std::vector<results::RunRecord> runs) {
+  if (runs.empty()) return;
+  struct Done {
+    StreamRecorder* self;
+    ~Done() {
+      {
+        std::lock_guard lock(self->mu_);
+        --self->saving_;
+      }
+      self->saved_cv_.notify_all();
+    }
+  } done{this};
   for (auto& run : runs) {
     struct stat st{};
     std::string existing = results_dir_ + "/" + results::SafeRunId(run.run_id) + ".json";

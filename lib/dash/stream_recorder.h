@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -33,7 +34,7 @@ class StreamRecorder {
   void EndStream(const std::string& source);
   // Saves pending runs older than `grace` (call periodically).
   void Tick();
-  // Ends everything (shutdown).
+  // Ends everything (shutdown), and waits (up to 60 s) for saves other threads have begun.
   void FlushAll(const std::string& reason);
 
  private:
@@ -54,6 +55,8 @@ class StreamRecorder {
   std::map<std::string, results::StreamAggregator> aggregators_;  // by source
   std::set<std::string> summarized_;                                // run ids with a summary
   std::vector<Pending> pending_;
+  int saving_ = 0;  // Save() calls in progress
+  std::condition_variable saved_cv_;
 };
 
 }  // namespace ib::dash
