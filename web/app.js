@@ -668,6 +668,7 @@
         if (!c) return '—';
         if (c.provider === 'local') return 'free (local)';
         if (this.serverUrl) return 'none (existing server)';
+        if (c.cost_estimate) return c.cost_estimate;  // ib-run's own estimate (lib/pricing)
         const parts = [];
         if (c.estimated_cost_usd != null) parts.push(`$${Number(c.estimated_cost_usd).toFixed(2)}`);
         if (c.cost_per_hr_usd != null) parts.push(`$${Number(c.cost_per_hr_usd).toFixed(2)}/h`);

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <cstdio>
+#include <ctime>
 #include <variant>
 
 #include "lib/config/config.h"
 #include "lib/config/gpu_types.h"
 #include "lib/dash/paths.h"
+#include "lib/pricing/estimate.h"
+#include "lib/pricing/pricing.h"
 #include "lib/results/store.h"
 
 namespace ib::dash {
@@ -15,12 +18,30 @@ namespace ib::dash {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json DescribeConfig(const std::string& file, const std::string& path) {
+namespace {
+
+// The pricing `ib-run --dry-run` would use, read once per listing; null with the reason when the
+// user's pricing file is malformed (then no total is guessed).
+struct Pricing {
+  std::optional<pricing::PricingTable> table;
+  std::string warning;
+};
+
+Pricing LoadPricing() {
+  Pricing p;
+  std::string error;
+  p.table = pricing::LoadPricing(&error);
+  p.warning = p.table ? pricing::StalenessWarning(*p.table, std::time(nullptr)) : error;
+  return p;
+}
+
+json DescribeConfigPriced(const std::string& file, const std::string& path, const Pricing& prices) {
   json entry = {{"path", path},          {"name", nullptr},          {"description", nullptr},
                 {"framework", nullptr},  {"model", nullptr},         {"provider", nullptr},
                 {"gpu_type", nullptr},   {"gpu_count", nullptr},     {"workload_type", nullptr},
                 {"iterations", nullptr}, {"total_requests", nullptr}, {"estimated_cost_usd", nullptr},
-                {"cost_per_hr_usd", nullptr}, {"errors", json::array()}};
+                {"cost_per_hr_usd", nullptr}, {"cost_estimate", nullptr},
+                {"pricing_warning", nullptr}, {"errors", json::array()}};
   config::LoadResult loaded;
   try {
     loaded = config::LoadExperiment(file);
@@ -47,14 +68,29 @@ json DescribeConfig(const std::string& file, const std::string& path) {
   int64_t total = 0;
   for (const auto& it : iterations) total += it.config.TotalRequests();
   entry["total_requests"] = total;
-  if (infra.provider == "local") {
+  if (infra.provider != "runpod") {
     entry["estimated_cost_usd"] = 0.0;
     entry["cost_per_hr_usd"] = 0.0;
-  } else if (const auto* gpu = config::FindGpuType(infra.gpu_type)) {
-    double per_gpu = infra.cloud_type == "secure" ? gpu->secure_usd_per_hr : gpu->community_usd_per_hr;
-    entry["cost_per_hr_usd"] = per_gpu * static_cast<double>(infra.gpu_count);
+  } else if (prices.table) {
+    auto estimate = pricing::EstimateCost(c, *prices.table);
+    if (estimate.total_usd) entry["estimated_cost_usd"] = *estimate.total_usd;
+    if (estimate.hourly_usd) entry["cost_per_hr_usd"] = *estimate.hourly_usd;
+    entry["cost_estimate"] = estimate.Describe();
+    if (!prices.warning.empty()) entry["pricing_warning"] = prices.warning;
+  } else {
+    entry["pricing_warning"] = prices.warning;
+    if (const auto* gpu = config::FindGpuType(infra.gpu_type)) {  // at least the hourly rate
+      double per_gpu = infra.cloud_type == "secure" ? gpu->secure_usd_per_hr : gpu->community_usd_per_hr;
+      entry["cost_per_hr_usd"] = per_gpu * static_cast<double>(infra.gpu_count);
+    }
   }
   return entry;
+}
+
+}  // namespace
+
+json DescribeConfig(const std::string& file, const std::string& path) {
+  return DescribeConfigPriced(file, path, LoadPricing());
 }
 
 json ListConfigs(const std::string& experiments_dir) {
@@ -74,10 +110,11 @@ json ListConfigs(const std::string& experiments_dir) {
     relatives.push_back(fs::relative(it->path(), root, ec).string());
   }
   std::sort(relatives.begin(), relatives.end());
+  Pricing prices = LoadPricing();
   for (const auto& rel : relatives) {
     auto resolved = ResolveUnder(root, rel);  // drops odd names and symlinks out of the tree
     if (!std::holds_alternative<std::string>(resolved)) continue;
-    out.push_back(DescribeConfig(std::get<std::string>(resolved), "experiments/" + rel));
+    out.push_back(DescribeConfigPriced(std::get<std::string>(resolved), "experiments/" + rel, prices));
   }
   return out;
 }

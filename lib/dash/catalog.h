@@ -13,9 +13,12 @@
 namespace ib::dash {
 
 // [{path, name, description, framework, model, provider, gpu_type, gpu_count, workload_type,
-//   iterations, total_requests, estimated_cost_usd, cost_per_hr_usd, errors}] for every
-// .yaml/.yml under experiments_dir (recursively, symlinks out of it skipped), sorted by path.
-// `path` is "experiments/<relative path>" whatever experiments_dir is.
+//   iterations, total_requests, estimated_cost_usd, cost_per_hr_usd, cost_estimate,
+//   pricing_warning, errors}] for every .yaml/.yml under experiments_dir (recursively, symlinks
+// out of it skipped), sorted by path. `path` is "experiments/<relative path>" whatever
+// experiments_dir is. A RunPod config is priced with lib/pricing's EstimateCost over the same
+// table `ib-run --dry-run` uses (~/.config/ib/pricing.json, else the built-in one):
+// estimated_cost_usd is its total (null for a GPU without a price), cost_estimate its text.
 nlohmann::json ListConfigs(const std::string& experiments_dir);
 
 // One config's entry (as above) from its file; `path` is what the client calls it.

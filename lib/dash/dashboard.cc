@@ -24,7 +24,7 @@ Dashboard::Dashboard(DashboardOptions options)
                 options_.save_grace) {
   tick_thread_ = std::thread([this] {
     std::unique_lock lock(tick_mu_);
-    while (!tick_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return tick_stop_; })) {
+    while (!tick_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return tick_stop_; })) {
       lock.unlock();
       recorder_.Tick();
       lock.lock();
@@ -39,7 +39,9 @@ Dashboard::Dashboard(DashboardOptions options)
 
 Dashboard::~Dashboard() { Shutdown(); }
 
-void Dashboard::Shutdown() {
+void Dashboard::Shutdown(std::optional<std::chrono::steady_clock::time_point> save_deadline) {
+  auto deadline = save_deadline.value_or(std::chrono::steady_clock::now() +
+                                         options_.shutdown_save_wait);
   std::shared_ptr<ExperimentRunner> runner;
   {
     std::lock_guard lock(runner_mu_);
@@ -53,7 +55,7 @@ void Dashboard::Shutdown() {
   }
   tick_cv_.notify_all();
   if (tick_thread_.joinable()) tick_thread_.join();
-  recorder_.FlushAll("ib-dash stopped before the run finished");
+  recorder_.FlushAll("ib-dash stopped before the run finished", deadline);
 }
 
 std::shared_ptr<ExperimentRunner> Dashboard::Runner() const {
@@ -108,13 +110,18 @@ std::variant<std::string, json> Dashboard::Enqueue(const events::StartExperiment
     return ErrorEvent("start_experiment", "invalid config " + command.config_path,
                       {{"errors", config["errors"]}});
   }
-  if (config["provider"] != "local" && !command.confirm) {
-    // Spending money needs the user's yes: the page asks, then sends confirm: true.
+  // Spending money needs the user's yes: the page asks (showing ib-run's estimate), then sends
+  // confirm: true. An existing server (server_url) rents nothing.
+  if (config["provider"] != "local" && !command.confirm && !command.server_url) {
+    std::string estimate = config["cost_estimate"].is_string()
+                               ? " (estimated " + config["cost_estimate"].get<std::string>() + ")"
+                               : "";
     return ErrorEvent("start_experiment",
-                      command.config_path + " rents a GPU pod: confirmation required",
+                      command.config_path + " rents a GPU pod" + estimate + ": confirmation required",
                       {{"needs_confirmation", true},
                        {"cost_per_hr_usd", config["cost_per_hr_usd"]},
-                       {"estimated_cost_usd", config["estimated_cost_usd"]}});
+                       {"estimated_cost_usd", config["estimated_cost_usd"]},
+                       {"cost_estimate", config["cost_estimate"]}});
   }
   return runner->Enqueue(*file, command.config_path, command);
 }

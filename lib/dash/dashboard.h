@@ -7,6 +7,7 @@
 //   auto client = dash.hub().Connect();  dash.HandleCommand(*client, R"({"type":"list_results"})");
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <condition_variable>
@@ -31,8 +32,11 @@ struct DashboardOptions {
   std::string experiments_dir = "experiments";
   std::string ib_run;  // path of ib-run; empty: FindTool("ib-run") when a run starts
   HubOptions hub;
-  // How long a run that ended without a summary waits for one before ib-dash saves it.
-  std::chrono::milliseconds save_grace = std::chrono::seconds(30);
+  // How long a run that ended without a summary waits for its results file (written by an
+  // ib-aggregate fed the same stream) before ib-dash saves it itself.
+  std::chrono::milliseconds save_grace = std::chrono::seconds(5);
+  // On Shutdown, how long at most the grace of pending runs is still waited.
+  std::chrono::milliseconds shutdown_save_wait = std::chrono::seconds(3);
 };
 
 struct HttpReply {
@@ -48,9 +52,11 @@ class Dashboard : public StreamSink {
   ~Dashboard() override;  // Shutdown()
 
   // Stops a running experiment (SIGTERM, then SIGKILL to its group after a grace period),
-  // drops the queue and saves every stream's unsaved runs as partial. Commands that start
-  // experiments fail afterwards.
-  void Shutdown();
+  // drops the queue, waits for the results files of ended runs until `save_deadline` at most
+  // (default: now + shutdown_save_wait) and saves the missing ones (partial for streams still
+  // open, except ib-run's, which its ib-aggregate saves). Commands that start experiments fail
+  // afterwards.
+  void Shutdown(std::optional<std::chrono::steady_clock::time_point> save_deadline = std::nullopt);
 
   // StreamSink: every stream's events, in order per source.
   void OnEvent(const std::string& source, const events::Event& event,

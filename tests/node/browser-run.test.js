@@ -57,6 +57,12 @@ test('Start, queue, cancel and Stop from the page (ib-dash running tests/web/fak
   // A paid config needs the cost box ticked before Start is enabled.
   await page.selectOption('#config-select', 'experiments/paid.yaml');
   assert.match(await page.textContent('#config-preview'), /\$\d+\.\d\d\/h/);
+  // The confirmation shows the whole run's estimate, the one `ib-run --dry-run` prints.
+  const paid = await page.evaluate(async () => (await (await fetch('/api/configs')).json()).find((c) => c.path === 'experiments/paid.yaml'));
+  assert.ok(paid.estimated_cost_usd > 0);
+  const confirmText = await page.textContent('label:has(#confirm-cost)');
+  assert.ok(confirmText.includes(paid.cost_estimate), confirmText);
+  assert.ok(confirmText.includes('~$' + paid.estimated_cost_usd.toFixed(2)), confirmText);
   assert.equal(await page.isDisabled('#start-btn'), true, 'no Start without accepting the cost');
   await page.check('#confirm-cost');
   assert.equal(await page.isDisabled('#start-btn'), false);

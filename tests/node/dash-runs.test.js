@@ -7,12 +7,17 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { startDash, request, connect, line, tmpDir, fakeBinDir } = require('./dash-helpers');
+const { spawnSync } = require('node:child_process');
+const { startDash, request, connect, line, tmpDir, fakeBinDir, FIXTURES } = require('./dash-helpers');
+
+const REAL_IB_RUN = path.join(process.env.IB_BIN_DIR || path.join(__dirname, '..', '..', 'bazel-bin'), 'tools', 'ib-run', 'ib-run');
 
 const resultsDir = tmpDir('ib-dash-results-');
 const binDir = fakeBinDir();
 let dash;
-before(async () => { dash = await startDash({ resultsDir, env: { IB_BIN_DIR: binDir } }); });
+// A short grace: the fake ib-run and the piped streams have no ib-aggregate, ib-dash saves them.
+const args = ['--save-grace', '0.5'];
+before(async () => { dash = await startDash({ resultsDir, args, env: { IB_BIN_DIR: binDir } }); });
 after(async () => { await dash.stop(); });
 
 const isQueue = (pred) => (m) => m.type === 'queue' && pred(m.data);
@@ -32,7 +37,15 @@ test('configs: resolved summaries, errors for broken ones, the cost of paid ones
   assert.equal(quick.estimated_cost_usd, 0);
   assert.deepEqual(quick.errors, []);
   assert.ok(byPath['experiments/nested/broken.yaml'].errors.length > 0);
-  assert.ok(byPath['experiments/paid.yaml'].cost_per_hr_usd > 0);
+  const paid = byPath['experiments/paid.yaml'];
+  assert.ok(paid.cost_per_hr_usd > 0);
+  // The same estimate `ib-run --dry-run` shows for it (lib/pricing, same table).
+  const dry = spawnSync(REAL_IB_RUN, ['--dry-run', path.join(FIXTURES, 'experiments', 'paid.yaml')], { encoding: 'utf8', timeout: 30000 });
+  const shown = /^Est\. cost: (~\$(\d+\.\d\d):.*)$/m.exec(dry.stdout);
+  assert.ok(shown, 'ib-run --dry-run prints an estimate: ' + dry.stdout + dry.stderr);
+  assert.equal(paid.cost_estimate, shown[1]);
+  assert.equal(paid.estimated_cost_usd.toFixed(2), shown[2]);
+  assert.equal(quick.cost_estimate, null);
   await c.close();
 });
 
@@ -44,6 +57,8 @@ test('start_experiment refuses invalid configs and asks before spending money', 
   c.send({ type: 'start_experiment', config_path: 'experiments/paid.yaml', options: {} });
   const paid = await c.wait((m) => m.type === 'error' && m.data.needs_confirmation === true);
   assert.ok(paid.data.cost_per_hr_usd > 0);
+  assert.ok(paid.data.estimated_cost_usd > 0);
+  assert.match(paid.message, /rents a GPU pod \(estimated ~\$\d+\.\d\d: A100-80GB x1/);
   await c.close();
 });
 
@@ -108,6 +123,7 @@ test('a piped stream without a results file is saved; a restart loses nothing', 
   const summary = await c.wait((m) => m.type === 'summary' && m.run_id === run);
   assert.equal(summary.data.status, 'partial');
   assert.equal(path.dirname(summary.data.result_path), fs.realpathSync(resultsDir));
+  assert.deepEqual(fs.readdirSync(resultsDir).filter((f) => f.startsWith(run)), [`${run}.json`]);
   c.send({ type: 'list_results' });
   const listed = await c.wait((m) => m.type === 'results' && m.data.some((r) => r.run_id === run));
   assert.equal(listed.data.find((r) => r.run_id === run).total_requests, 5);
@@ -119,7 +135,7 @@ test('a piped stream without a results file is saved; a restart loses nothing', 
   await c.close();
 
   await dash.stop();
-  dash = await startDash({ resultsDir, env: { IB_BIN_DIR: binDir } });
+  dash = await startDash({ resultsDir, args, env: { IB_BIN_DIR: binDir } });
   const list = JSON.parse((await request(dash.base + '/api/results')).body);
   assert.ok(list.some((r) => r.run_id === run && r.readable));
   assert.ok(list.some((r) => /^fake-slow/.test(r.run_id)), 'the stopped run is still there');

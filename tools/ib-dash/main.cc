@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   int64_t port = 8420;
   std::string fifo, results_dir = "results", experiments_dir = "experiments", web_dir;
   bool browser = true, confirm = false;
+  double save_grace_s = 5;
   std::vector<std::string> start;
   flags.Int("port", &port, "port on 127.0.0.1 (0: any free port)");
   flags.String("fifo", &fifo, "also read events from this named FIFO (created if missing)");
@@ -66,6 +68,9 @@ int main(int argc, char** argv) {
   flags.String("experiments-dir", &experiments_dir, "the experiment configs offered to the page");
   flags.List("start", &start, "queue this experiment config at launch (repeatable)");
   flags.Bool("confirm", &confirm, "with --start: do not ask before renting a pod");
+  flags.Double("save-grace", &save_grace_s,
+               "seconds a run that ended without a results file waits for another writer's "
+               "(ib-aggregate) before ib-dash saves it");
   flags.String("web-dir", &web_dir, "the page's files (default: ./web, or web/ beside the binary)");
   flags.Epilog(
       "Reads an event stream from stdin when it is piped:  ib-run x.yaml | ib-dash\n"
@@ -73,6 +78,11 @@ int main(int argc, char** argv) {
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   if (port < 0 || port > 65535) {
     std::fprintf(stderr, "ib-dash: error: --port %lld is not a port\n", static_cast<long long>(port));
+    return 2;
+  }
+  if (!(save_grace_s >= 0 && save_grace_s <= 3600)) {
+    std::fprintf(stderr, "ib-dash: error: --save-grace %g is not between 0 and 3600 seconds\n",
+                 save_grace_s);
     return 2;
   }
 
@@ -87,6 +97,7 @@ int main(int argc, char** argv) {
   ib::dash::DashboardOptions options;
   options.results_dir = results_dir;
   options.experiments_dir = experiments_dir;
+  options.save_grace = std::chrono::milliseconds(static_cast<int64_t>(save_grace_s * 1000));
   if (const char* key = std::getenv("RUNPOD_API_KEY")) options.hub.secrets.push_back(key);
   auto dashboard = std::make_unique<ib::dash::Dashboard>(options);
 
@@ -129,8 +140,10 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   std::fprintf(stderr, "ib-dash: stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // Files of ended runs are still awaited while the server stops (mg_stop takes ~2 s).
+  auto save_deadline = std::chrono::steady_clock::now() + options.shutdown_save_wait;
   server.Stop();
-  dashboard->Shutdown();  // stops a running experiment and saves streams that have no file
+  dashboard->Shutdown(save_deadline);  // stops a running experiment, saves runs without a file
   std::fflush(nullptr);
   std::_Exit(130);  // reader threads may still block on stdin or the FIFO
 }
