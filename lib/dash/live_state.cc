@@ -54,7 +54,19 @@ std::string LiveState::current_run_id() const {
 }
 
 void LiveState::ApplyPhase(const events::Phase& phase) {
-  if (!phase.run_id.empty() && phase.run_id != current_run_id()) StartRun(phase.run_id);
+  namespace p = events::phase;
+  const bool experiment_ends = phase.phase == p::kCleanup || phase.phase == p::kDone ||
+                               phase.phase == p::kFailed;
+  // A sweep's closing phases keep its last iteration current, so a page that opens after the
+  // run still draws that iteration instead of an empty run.
+  const bool closes_current = experiment_ends && current_run_.is_object() &&
+                              phase.run_id == experiment_run_id_;
+  if (!closes_current && !phase.run_id.empty() && phase.run_id != current_run_id()) {
+    if (phase.phase != p::kSweepIteration && phase.phase != p::kExecution) {
+      experiment_run_id_ = phase.run_id;
+    }
+    StartRun(phase.run_id);
+  }
   if (!current_run_.is_object()) return;
   current_run_["phase"] = phase.phase;
   if (int index = PhaseIndex(phase.phase); index > 0) current_run_["phase_index"] = index;

@@ -45,6 +45,9 @@ class LiveState {
   LiveStateLimits limits_;
   int port_ = 0;
   nlohmann::json current_run_ = nullptr;
+  // The run id of the whole experiment; a sweep's iterations have ids of their own, and its
+  // cleanup/done/failed phases come back under this one.
+  std::string experiment_run_id_;
   nlohmann::json queue_ = nlohmann::json::array();
   std::deque<std::shared_ptr<const std::string>> gpu_samples_;
   std::deque<std::shared_ptr<const std::string>> requests_;

@@ -180,5 +180,25 @@ TEST(LiveStateTest, PhasesMapToFourStagesAndANewRunResetsCounters) {
   EXPECT_EQ(hub.CurrentRunId(), "run-b");
 }
 
+TEST(LiveStateTest, SweepClosingPhasesKeepTheLastIterationCurrent) {
+  LiveHub hub;
+  hub.PublishEvent(Phase("exp-1", "provisioning"));
+  hub.PublishEvent(Phase("exp-c4-1", "sweep_iteration", {{"name", "exp-c4"}}));
+  hub.PublishEvent(Request("exp-c4-1", 0));
+  hub.PublishEvent(Phase("exp-c8-1", "sweep_iteration", {{"name", "exp-c8"}}));
+  hub.PublishEvent(Request("exp-c8-1", 0));
+  hub.PublishEvent(Request("exp-c8-1", 1));
+  hub.PublishEvent(Phase("exp-1", "cleanup"));
+  hub.PublishEvent(Phase("exp-1", "done"));
+  json state = json::parse(hub.StateJson());
+  EXPECT_EQ(state["current_run"]["run_id"], "exp-c8-1");
+  EXPECT_EQ(state["current_run"]["name"], "exp-c8");
+  EXPECT_EQ(state["current_run"]["phase"], "done");
+  EXPECT_EQ(state["current_run"]["completed_requests"], 2);
+  // The next experiment starts afresh, even when it fails at once.
+  hub.PublishEvent(Phase("exp-2", "failed"));
+  EXPECT_EQ(hub.CurrentRunId(), "exp-2");
+}
+
 }  // namespace
 }  // namespace ib::dash
