@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -214,7 +215,10 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
 int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_t t0_ns, bool* output_closed) {
   std::string run_id = o.run_id;
   if (run_id.empty()) run_id = plan.name + "-" + LocalStamp();
+  std::string first_error;
   auto emit = [&](const events::Event& e) {
+    if (const auto* r = std::get_if<events::RequestComplete>(&e); r && r->error && first_error.empty())
+      first_error = *r->error;
     if (*output_closed) return false;
     if (!out.Write(e)) *output_closed = true;
     return !*output_closed;
@@ -271,6 +275,14 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
                          {"max_loop_pass_ms", static_cast<double>(s.max_pass_ns) / 1e6}};
   emit(done);
 
+  // A person at a terminal learns why a piped run produced nothing useful; under ib-run stderr
+  // is a pipe and the warning event above already says it.
+  const bool failed = outcome.breaker || (outcome.sent > 0 && outcome.succeeded == 0);
+  if (failed && !outcome.interrupted && isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "ib-load: %s: %lld of %lld requests failed%s%s\n", run_id.c_str(),
+                 static_cast<long long>(outcome.failed), static_cast<long long>(outcome.sent),
+                 first_error.empty() ? "" : "; first error: ", first_error.substr(0, 300).c_str());
+  }
   if (outcome.interrupted) return 130;
   if (!outcome.completed) return 1;
   if (outcome.sent > 0 && outcome.succeeded == 0) return 1;

@@ -295,6 +295,14 @@ TEST(ResultsStore, LoadsByExactOrUniquePartialId) {
   EXPECT_EQ(partial.run_id, "multiturn-sglang-20250316-101500");
   EXPECT_TRUE(LoadRun(dir, "baseline-vllm-20250315-143022.json").ok());
 
+  // An experiment's name picks its newest run, even when the name is a prefix of another's.
+  std::ofstream(dir + "/sweep-c4-20251001-101010.json") << R"({"run_id":"sweep-c4-20251001-101010"})";
+  std::ofstream(dir + "/sweep-c4-20251002-101010.json") << R"({"run_id":"sweep-c4-20251002-101010"})";
+  std::ofstream(dir + "/sweep-c48-20251003-101010.json") << R"({"run_id":"sweep-c48-20251003-101010"})";
+  EXPECT_EQ(FindRun(dir, "sweep-c4").run_id, "sweep-c4-20251002-101010");
+  EXPECT_EQ(FindRun(dir, "sweep-c48").run_id, "sweep-c48-20251003-101010");
+  EXPECT_EQ(FindRun(dir, "sweep-c").status, FindStatus::kAmbiguous);
+
   auto ambiguous = FindRun(dir, "2025031");
   EXPECT_EQ(ambiguous.status, FindStatus::kAmbiguous);
   EXPECT_GE(ambiguous.matches.size(), 3u);

@@ -268,6 +268,30 @@ std::vector<ListItem> ListRuns(const std::string& dir) {
   return sorted;
 }
 
+namespace {
+
+// The experiment name of a run id: the id without its `-YYYYMMDD-HHMMSS` stamp (and the `-N`
+// that never-overwrite adds); empty when the id carries no stamp.
+std::string RunName(const std::string& id) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    if (from + n > id.size()) return false;
+    for (std::size_t i = from; i < from + n; ++i)
+      if (id[i] < '0' || id[i] > '9') return false;
+    return true;
+  };
+  for (std::size_t dash = id.find('-'); dash != std::string::npos; dash = id.find('-', dash + 1)) {
+    std::size_t p = dash + 1;
+    if (!digits(p, 8) || p + 8 >= id.size() || id[p + 8] != '-' || !digits(p + 9, 6)) continue;
+    std::size_t end = p + 15;
+    if (end == id.size()) return id.substr(0, dash);
+    if (id[end] == '-' && end + 1 < id.size() && digits(end + 1, id.size() - end - 1))
+      return id.substr(0, dash);
+  }
+  return "";
+}
+
+}  // namespace
+
 FoundRun FindRun(const std::string& dir, const std::string& id_in) {
   FoundRun found;
   std::string id = EndsWith(id_in, ".json") ? id_in.substr(0, id_in.size() - 5) : id_in;
@@ -279,8 +303,15 @@ FoundRun FindRun(const std::string& dir, const std::string& id_in) {
   }
   std::vector<std::string> stems = JsonStems(dir);
   std::vector<std::string> matches;
+  std::vector<std::string> named;  // runs of the experiment called `id`; the newest wins
+  for (const auto& stem : stems) {
+    if (RunName(stem) == id && IsSafeRunId(stem)) named.push_back(stem);
+  }
   if (std::find(stems.begin(), stems.end(), id) != stems.end()) {
     matches = {id};
+  } else if (!named.empty()) {
+    // Stamps sort as dates, so the greatest id is the newest run of that name.
+    matches = {*std::max_element(named.begin(), named.end())};
   } else {
     for (const auto& stem : stems) {
       if (stem.find(id) != std::string::npos && IsSafeRunId(stem)) matches.push_back(stem);
