@@ -13,6 +13,7 @@ void Parser::Reset() {
   has_data_ = false;
   skip_lf_ = false;
   oversize_ = false;
+  drop_line_ = false;
 }
 
 bool Parser::Line(std::string_view line, std::string_view* data) {
@@ -322,7 +323,8 @@ bool ReadUsage(Reader& r, Chunk* chunk) {
     if (key == "prompt_tokens" || key == "completion_tokens") {
       if (r.Null()) return true;
       std::optional<int64_t> v;
-      if (!r.Peek('-') && !r.Number(&v)) return r.Skip();
+      // A negative number or a non-number is valid JSON but no count: consumed, not read.
+      if ((r.Peek('-') || !r.Number(&v)) && !r.Skip()) return false;
       (key == "prompt_tokens" ? chunk->prompt_tokens : chunk->completion_tokens) = v;
       return true;
     }

@@ -28,7 +28,7 @@ class Parser {
 
   // True when bytes of an event arrived after the last dispatched one (an incomplete event at
   // the end of the stream, which the format says to discard).
-  bool HasPartialEvent() const { return !line_.empty() || has_data_; }
+  bool HasPartialEvent() const { return !line_.empty() || has_data_ || drop_line_; }
   // At the end of the stream: dispatches an event whose data lines were complete but whose
   // closing blank line never came (servers and test captures that end in "data: [DONE]\n").
   // The format says to discard it; the original tool (reading lines) used it, and so do we.
@@ -55,6 +55,9 @@ class Parser {
   bool has_data_ = false;
   bool skip_lf_ = false;  // the previous Feed ended in \r: a leading \n belongs to it
   bool oversize_ = false;
+  // The current line grew past the limit: the rest of it, up to its end, is discarded (its tail
+  // must not be read as a line of its own, nor its end as the blank line that ends an event).
+  bool drop_line_ = false;
   int64_t oversized_ = 0;
 };
 
@@ -89,15 +92,19 @@ void Parser::Feed(const char* bytes, std::size_t n, OnEvent&& on_event) {
     std::size_t j = i;
     while (j < n && bytes[j] != '\n' && bytes[j] != '\r') ++j;
     if (j == n) {  // no terminator: keep the partial line for the next Feed
-      if (line_.size() + (n - i) <= max_event_bytes_) {
+      if (!drop_line_ && line_.size() + (n - i) <= max_event_bytes_) {
         line_.append(bytes + i, n - i);
       } else {
         oversize_ = true;
+        drop_line_ = true;
+        line_.clear();
       }
       return;
     }
     std::string_view line;
-    if (line_.empty()) {
+    if (drop_line_) {
+      line = {};  // unused: the whole line is dropped below
+    } else if (line_.empty()) {
       line = std::string_view(bytes + i, j - i);
     } else {
       line_.append(bytes + i, j - i);
@@ -111,6 +118,10 @@ void Parser::Feed(const char* bytes, std::size_t n, OnEvent&& on_event) {
       }
     }
     i = j + 1;
+    if (drop_line_) {  // the end of a line too long to keep: none of it is read as a line
+      drop_line_ = false;
+      continue;
+    }
     std::string_view data;
     bool dispatch = Line(line, &data);
     line_.clear();

@@ -71,6 +71,21 @@ TEST(SseParser, DropsOversizedEventsAndGoesOn) {
   EXPECT_EQ(p.oversized_events(), 1);
 }
 
+// A line that outgrows the limit before its end arrives is dropped whole: its tail is not a line
+// of its own and its end is not the blank line that ends the event (found reviewing fuzz finds).
+TEST(SseParser, DropsTheRestOfAnOversizedLineUpToItsEnd) {
+  Parser p(/*max_event_bytes=*/16);
+  std::vector<std::string> events;
+  auto on_event = [&](std::string_view d) { events.emplace_back(d); };
+  std::string head = "data: 0123456789abcdefghij", tail = "data: forged\ndata: x\n\ndata: ok\n\n";
+  p.Feed(head.data(), head.size(), on_event);
+  EXPECT_TRUE(p.HasPartialEvent());
+  p.Feed(tail.data(), tail.size(), on_event);
+  EXPECT_EQ(events, (std::vector<std::string>{"ok"}));
+  EXPECT_EQ(p.oversized_events(), 1);
+  EXPECT_FALSE(p.HasPartialEvent());
+}
+
 struct StreamSummary {
   int events = 0, choices = 0, content = 0, reasoning = 0, errors = 0, invalid = 0;
   bool done = false;
@@ -186,6 +201,22 @@ TEST(ParseChunk, DecodesEscapesAndUnicode) {
   ASSERT_TRUE(ParseChunk(R"({"choices":[{"delta":{"role":"assistant"}}]})", &c, true));
   EXPECT_TRUE(c.has_choices);
   EXPECT_FALSE(c.has_content);
+}
+
+// A negative or non-numeric count is valid JSON: the chunk stays valid, the count is unknown
+// (the value used to be left unread, which made the whole chunk invalid).
+TEST(ParseChunk, ReadsPastCountsThatAreNotCounts) {
+  Chunk c;
+  for (const char* odd : {R"({"usage":{"prompt_tokens":-3,"completion_tokens":7}})",
+                          R"({"usage":{"prompt_tokens":"3","completion_tokens":7}})",
+                          R"({"usage":{"prompt_tokens":{"a":[1]},"completion_tokens":7}})",
+                          R"({"usage":{"prompt_tokens":1.5,"completion_tokens":7}})",
+                          R"({"usage":{"prompt_tokens":99999999999999999999999,"completion_tokens":7}})"}) {
+    ASSERT_TRUE(ParseChunk(odd, &c)) << odd;
+    EXPECT_FALSE(c.prompt_tokens.has_value()) << odd;
+    EXPECT_EQ(c.completion_tokens, 7) << odd;
+  }
+  EXPECT_FALSE(ParseChunk(R"({"usage":{"prompt_tokens":-,"completion_tokens":7}})", &c));
 }
 
 TEST(ParseChunk, RejectsMalformedData) {
