@@ -67,9 +67,6 @@ const PROVIDER = args.provider || 'runpod';
 // here, narrowly: the victim and the symptom) are printed as KNOWN and do not fail the round.
 // Delete an entry when its fix lands; CI (scripts/test) passes this flag.
 const KNOWN = [
-  { bug: 'ib-dash saves the stream while ib-aggregate also writes the run (<id>.json + <id>-2.json)',
-    victim: (v, sig) => v === 'ib-dash' || (v === 'ib-run' && sig === 'SIGKILL'),
-    problem: /^2 results files for one run/ },
   { bug: 'ib-run waits 60 s for a summary after ib-aggregate died',
     victim: (v) => v === 'ib-aggregate', problem: /^ib-run took \d+ s to end/ },
   { bug: 'a SIGKILLed ib-provision leaves its pod running (nobody deletes it)',
