@@ -240,6 +240,35 @@ std::string DirWithFixtures(const std::string& name) {
   return dir;
 }
 
+TEST(ResultsStore, ListingSkipsTheBulkButReadsEveryHeaderAndSeesChanges) {
+  std::string dir = TempDir("skim");
+  // Brackets, braces, quotes and a "summary" key inside the bulk must not confuse the skim.
+  const std::string requests =
+      R"([{"error":"bad ] } [ {\"x\":1","summary":{"total_requests":999}},{"prompt":"\\"}])";
+  std::ofstream(dir + "/skim-20251001-101010.json")
+      << R"({"run_id":"skim-20251001-101010","status":"completed","requests":)" << requests
+      << R"(,"gpu_metrics":{"time_series":[{"a":[1,2]}],"peak":{"kv":0.5}},"warmup_requests":[[]],)"
+      << R"("metadata":{"framework":"vllm","started_at":"2025-10-01T10:10:10Z"},)"
+      << R"("summary":{"total_requests":2,"successful_requests":1,"ttft":{"p50":12.5}}})";
+  std::ofstream(dir + "/cut-20251002-101010.json") << R"({"run_id":"cut","requests":[{"a":1},)";
+  auto items = ListRuns(dir);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].run_id, "skim-20251001-101010");
+  EXPECT_TRUE(items[0].readable) << items[0].error;
+  EXPECT_EQ(items[0].framework, "vllm");
+  EXPECT_EQ(items[0].total_requests, 2);
+  EXPECT_EQ(items[0].ttft_p50_ms, 12.5);
+  EXPECT_FALSE(items[1].readable);
+  EXPECT_EQ(items[1].error, "not valid JSON");
+  // A rewritten file (new inode, as ib-aggregate's rename gives) is read again, not cached.
+  std::ofstream(dir + "/cut-20251002-101010.json.tmp") << R"({"run_id":"cut-20251002-101010","status":"partial"})";
+  fs::rename(dir + "/cut-20251002-101010.json.tmp", dir + "/cut-20251002-101010.json");
+  items = ListRuns(dir);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].run_id, "cut-20251002-101010");
+  EXPECT_EQ(items[1].status, "partial");
+}
+
 TEST(ResultsStore, ListsOriginalAndCorruptFilesWithoutCrashing) {
   std::string dir = DirWithFixtures("list");
   std::string outside = TempDir("outside") + "/secret-20990101-000000.json";
