@@ -10,7 +10,8 @@ const ROOT = path.resolve(__dirname, '../..');
 
 function dashBinary() {
   const candidates = [];
-  if (process.env.IB_BIN_DIR) candidates.push(path.join(process.env.IB_BIN_DIR, 'tools/ib-dash/ib-dash'));
+  // IB_BIN_DIR is bazel-bin's layout or scripts/build's flat bin/ (optimized: what benchmarks want).
+  if (process.env.IB_BIN_DIR) candidates.push(path.join(process.env.IB_BIN_DIR, 'tools/ib-dash/ib-dash'), path.join(process.env.IB_BIN_DIR, 'ib-dash'));
   candidates.push(path.join(ROOT, 'bazel-bin/tools/ib-dash/ib-dash'));
   return candidates.find((p) => fs.existsSync(p)) || null;
 }
