@@ -140,6 +140,7 @@
       for (const step of steps) {
         if (token !== this.drawToken) return false;
         step();
+        if (this.firstChartAt == null) this.firstChartAt = performance.now();
         await new Promise((r) => setTimeout(r, 0));
       }
       this.drawnGpu = run.gpu.t.length;
@@ -769,8 +770,10 @@
           this.historySummary = M.summaryCards(f.summary, f.metadata);
           await this.$nextTick();
           t = performance.now();
+          history.firstChartAt = null;
           if (!(await history.setRunProgressive(run))) return;
           timing.drawMs = performance.now() - t;
+          timing.firstChartMs = history.firstChartAt - t0; // click to the first chart on screen
           timing.totalMs = performance.now() - t0;
           const m = f.metadata || {};
           this.historyStatus = `${f.status || 'unknown'} · ${[m.framework || (f.experiment || {}).framework, m.model || ((f.experiment || {}).model || {}).name, m.gpu_type].filter(Boolean).join(' · ')} · ${run.req.end.length.toLocaleString('en-US')} requests, ${run.gpu.t.length.toLocaleString('en-US')} GPU samples · drawn in ${Math.round(timing.totalMs)} ms`;
