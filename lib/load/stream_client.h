@@ -36,7 +36,7 @@ struct Request {
 
 // What the client saw of one request. Instants are CLOCK_MONOTONIC ns.
 struct Observation {
-  int64_t start_ns = 0;  // handed to libcurl (vLLM's "perf_counter before session.post")
+  int64_t start_ns = 0;  // the request written to its connection (handed to libcurl, if it never was)
   int64_t end_ns = 0;    // transfer finished, failed or was abandoned
   std::vector<int64_t> choice_ns;          // arrival of every event with a non-empty "choices"
   std::optional<int64_t> first_content_ns;  // first event with non-empty content
