@@ -1,5 +1,7 @@
 #include "lib/events/events.h"
 
+#include <charconv>
+
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -516,6 +518,28 @@ Log MakeLog(std::string run_id, std::string level, std::string message, std::str
   l.timestamp = NowIso8601();
   l.source = std::move(source);
   return l;
+}
+
+std::string ScrapeStopMessage(int64_t scrapes, int64_t failed, int64_t counter_resets,
+                              int64_t skipped_slots) {
+  return "stopped after " + std::to_string(scrapes) + " scrapes (" + std::to_string(failed) +
+         " failed, " + std::to_string(counter_resets) + " counter resets, " +
+         std::to_string(skipped_slots) + " slots skipped)";
+}
+
+std::optional<int64_t> FailedScrapesIn(const Log& log) {
+  static constexpr std::string_view kPrefix = "stopped after ";
+  const std::string& m = log.message;
+  if (log.source != "ib-scrape" || m.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
+  const std::size_t open = m.find(" scrapes (", kPrefix.size());
+  if (open == std::string::npos) return std::nullopt;
+  const char* first = m.data() + open + 10;
+  const char* last = m.data() + m.size();
+  int64_t failed = 0;
+  auto [end, ec] = std::from_chars(first, last, failed);
+  if (ec != std::errc() || end == first || std::string_view(end, last - end).rfind(" failed", 0) != 0)
+    return std::nullopt;
+  return failed;
 }
 
 Error MakeError(std::string run_id, std::string message, std::string source,

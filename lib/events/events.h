@@ -185,4 +185,12 @@ Log MakeLog(std::string run_id, std::string level, std::string message, std::str
 Error MakeError(std::string run_id, std::string message, std::string source,
                 std::optional<int64_t> line = std::nullopt);
 
+// ib-scrape's last log line ("stopped after N scrapes (F failed, R counter resets, S slots
+// skipped)"). ib-scrape reports an outage once, not every failed scrape, so lib/results reads
+// the failed count from this line; both sides go through these two functions.
+std::string ScrapeStopMessage(int64_t scrapes, int64_t failed, int64_t counter_resets,
+                              int64_t skipped_slots);
+// F from that message when `log` is it (source "ib-scrape"), else nullopt.
+std::optional<int64_t> FailedScrapesIn(const Log& log);
+
 }  // namespace ib::events

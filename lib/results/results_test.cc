@@ -240,6 +240,26 @@ std::string DirWithFixtures(const std::string& name) {
   return dir;
 }
 
+TEST(RunAggregation, FailedScrapesComeFromIbScrapesClosingLine) {
+  auto stream = ReadEvents("tests/results/golden-run.ndjson");
+  // ib-run stops ib-scrape before it forwards iteration_done, so the closing line comes first.
+  auto end = std::find_if(stream.begin(), stream.end(), [](const events::Event& e) {
+    const auto* p = std::get_if<events::Phase>(&e);
+    return p && p->phase == "iteration_done" && p->run_id == "golden-c2-20261128-030000";
+  });
+  ASSERT_NE(end, stream.end());
+  stream.insert(end, events::MakeLog("golden-c2-20261128-030000", "info",
+                                     events::ScrapeStopMessage(12, 3, 0, 1), "ib-scrape"));
+  auto runs = BuildRuns(stream);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].summary["gpu_summary"]["scrape_errors"], 3);  // not the 1 outage event
+  EXPECT_EQ(runs[0].gpu_metrics["total_scrapes"], 7);            // 4 samples + 3 failed
+  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", events::ScrapeStopMessage(5, 2, 0, 0), "ib-scrape")), 2);
+  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", events::ScrapeStopMessage(5, 2, 0, 0), "ib-load")), std::nullopt);
+  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", "stopped after 5 scrapes (x failed)", "ib-scrape")), std::nullopt);
+  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", "stopped after 5 scrapes (2)", "ib-scrape")), std::nullopt);
+}
+
 TEST(ResultsStore, ListingSkipsTheBulkButReadsEveryHeaderAndSeesChanges) {
   std::string dir = TempDir("skim");
   // Brackets, braces, quotes and a "summary" key inside the bulk must not confuse the skim.

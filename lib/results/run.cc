@@ -301,6 +301,8 @@ bool RunAccumulator::Add(events::Event&& event) {
   }
   if (auto* e = std::get_if<events::Error>(&event)) {
     if (e->source == "ib-scrape") ++scrape_errors_;
+  } else if (auto* l = std::get_if<events::Log>(&event)) {
+    if (auto failed = events::FailedScrapesIn(*l)) failed_scrapes_ = *failed;
   }
   return false;
 }
@@ -367,7 +369,7 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     }
   }
 
-  run.summary = Summarize(run.requests, samples_, duration_s, scrape_errors_, percentiles, slos);
+  run.summary = Summarize(run.requests, samples_, duration_s, failed_scrapes(), percentiles, slos);
   run.summary["warmup_requests"] = static_cast<int64_t>(run.warmup_requests.size());
 
   // Metadata: ib-load's metadata first, then the execution phase, then the other phases.
@@ -428,8 +430,8 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     auto interval = NumberAt(metrics, "sample_interval_ms");
     run.gpu_metrics = {{"framework", run.metadata["framework"]},
                        {"sample_interval_ms", OptJson(interval)},
-                       {"total_scrapes", static_cast<int64_t>(samples_.size()) + scrape_errors_},
-                       {"scrape_errors", scrape_errors_}};
+                       {"total_scrapes", static_cast<int64_t>(samples_.size()) + failed_scrapes()},
+                       {"scrape_errors", failed_scrapes()}};
   }
   run.gpu_samples = std::move(samples_);
   events::ScrubNonFinite(run.summary);

@@ -80,7 +80,9 @@ class RunAccumulator {
   nlohmann::json end_ = nullptr;                          // data of the ending phase
   std::string end_phase_;
   bool saw_execution_ = false;
-  int64_t scrape_errors_ = 0;
+  int64_t scrape_errors_ = 0;  // ib-scrape error events: one per outage
+  std::optional<int64_t> failed_scrapes_;  // from ib-scrape's closing line, when it came
+  int64_t failed_scrapes() const { return failed_scrapes_.value_or(scrape_errors_); }
   std::string first_seen_;  // wall clock when the first event arrived
 };
 

@@ -140,10 +140,8 @@ int ScrapeLoop::Run() {
     std::fprintf(stderr, "ib-scrape: error: cannot write to stdout (reader gone?); stopping\n");
     return 1;
   }
-  std::string message = "stopped after " + std::to_string(stats_.scrapes) + " scrapes (" +
-                        std::to_string(stats_.failed) + " failed, " +
-                        std::to_string(stats_.counter_resets) + " counter resets, " +
-                        std::to_string(stats_.skipped_slots) + " slots skipped)";
+  std::string message = events::ScrapeStopMessage(stats_.scrapes, stats_.failed,
+                                                  stats_.counter_resets, stats_.skipped_slots);
   if (failing_) message += "; the server was still unreachable: " + last_failure_;
   return Log("info", message) ? 0 : 1;
 }
