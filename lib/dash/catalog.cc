@@ -1,9 +1,13 @@
 #include "lib/dash/catalog.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <filesystem>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <variant>
 
 #include "lib/config/config.h"
@@ -140,9 +144,107 @@ bool ReadWholeFile(const std::string& path, std::string* out) {
 }
 }  // namespace
 
+namespace {
+
+// Checks, without building a tree, that a results file is one JSON object with a string
+// `run_id` at its top level (what GET /api/results calls readable). Records where it broke.
+class ResultsValidator : public nlohmann::json_sax<json> {
+ public:
+  bool null() override { return Value(false); }
+  bool boolean(bool) override { return Value(false); }
+  bool number_integer(number_integer_t) override { return Value(false); }
+  bool number_unsigned(number_unsigned_t) override { return Value(false); }
+  bool number_float(number_float_t, const string_t&) override { return Value(false); }
+  bool string(string_t&) override { return Value(true); }
+  bool binary(binary_t&) override { return Value(false); }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool key(string_t& k) override {
+    run_id_key_ = depth_ == 1 && k == "run_id";
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    position_ = position;
+    message_ = e.what();
+    return false;
+  }
+  bool top_is_object = false;
+  bool has_run_id = false;
+  std::size_t position_ = 0;
+  std::string message_;
+
+ private:
+  bool Open(bool object) {
+    if (depth_++ == 0) top_is_object = object;
+    run_id_key_ = false;
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+  bool Value(bool is_string) {
+    if (run_id_key_ && is_string) has_run_id = true;
+    run_id_key_ = false;
+    return true;
+  }
+  int depth_ = 0;
+  bool run_id_key_ = false;
+};
+
+// "" when `body` is a results file a browser can parse, else why not.
+std::string ValidateResultsJson(const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return "empty file";
+  ResultsValidator v;
+  bool ok = json::sax_parse(body, &v, json::input_format_t::json, /*strict=*/true);
+  if (!ok) {
+    if (v.position_ >= body.size()) {
+      return "truncated: the JSON ends early (" + std::to_string(body.size()) + " bytes)";
+    }
+    return "not valid JSON at byte " + std::to_string(v.position_);
+  }
+  if (!v.top_is_object) return "not a JSON object";
+  if (!v.has_run_id) return "no run_id";
+  return "";
+}
+
+// Results files are written once (atomically) and never rewritten, so a file's verdict holds
+// while its inode, size and mtime do: a 100k-request run is validated once, not per load.
+std::string CachedValidation(const std::string& path, const std::string& body) {
+  struct Verdict {
+    struct stat st;
+    std::string error;
+  };
+  static std::mutex mu;
+  static std::map<std::string, Verdict> cache;
+  struct stat st{};
+  bool stat_ok = ::stat(path.c_str(), &st) == 0;
+  auto same = [&](const struct stat& a) {
+    return a.st_dev == st.st_dev && a.st_ino == st.st_ino && a.st_size == st.st_size &&
+           a.st_mtim.tv_sec == st.st_mtim.tv_sec && a.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+           static_cast<std::size_t>(st.st_size) == body.size();
+  };
+  if (stat_ok) {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(path); it != cache.end() && same(it->second.st)) return it->second.error;
+  }
+  std::string error = ValidateResultsJson(body);
+  if (stat_ok) {
+    std::lock_guard lock(mu);
+    if (cache.size() >= 1024) cache.clear();
+    cache[path] = {st, error};
+  }
+  return error;
+}
+
+}  // namespace
+
 ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id) {
-  auto error = [](int status, const std::string& message) {
-    return ResultFile{status, json{{"error", message}}.dump(), ""};
+  auto error = [&](int status, const std::string& message) {
+    return ResultFile{status, json{{"error", message}, {"run_id", run_id}}.dump(), ""};
   };
   if (!IsValidRunId(run_id)) return error(400, "bad run id");
   auto resolved = ResolveUnder(results_dir, run_id + ".json");
@@ -150,11 +252,17 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
   const std::string& path = std::get<std::string>(resolved);
   std::string body;
   if (!ReadWholeFile(path, &body)) return error(500, "cannot read " + run_id);
-  // ib's own files are strict JSON: serve their bytes. The original tool's may hold NaN.
+  // ib's own files are strict JSON: serve their bytes once checked. The original tool's may
+  // hold NaN. A corrupt or truncated file is never served raw: 422 says what is wrong with it.
   if (body.find("NaN") != std::string::npos || body.find("Infinity") != std::string::npos) {
     auto read = results::ReadResultsFile(path);
-    if (!read.data) return error(500, "unreadable results file " + run_id + ": " + read.error);
-    body = read.data->dump();
+    if (read.data && !read.data->value("run_id", json()).is_string()) read.error = "no run_id";
+    if (!read.data || !read.error.empty()) {
+      return error(422, "results file " + run_id + ".json is unreadable: " + read.error);
+    }
+    body = read.data->dump(-1, ' ', false, json::error_handler_t::replace);
+  } else if (std::string why = CachedValidation(path, body); !why.empty()) {
+    return error(422, "results file " + run_id + ".json is unreadable: " + why);
   }
   return {200, std::move(body), path};
 }

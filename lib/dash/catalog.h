@@ -28,13 +28,15 @@ nlohmann::json DescribeConfig(const std::string& file, const std::string& path);
 nlohmann::json ListResults(const std::string& results_dir);
 
 struct ResultFile {
-  int status = 200;   // 200, 400 (bad id), 404 (unknown), 500 (unreadable)
-  std::string body;   // the results file as JSON text, or {"error": ...}
+  int status = 200;   // 200, 400 (bad id), 404 (unknown), 422 (corrupt/truncated), 500 (I/O)
+  std::string body;   // the results file as JSON text, or {"error": ..., "run_id": ...}
   std::string path;   // the file served (when 200)
 };
 // The results file of exactly `run_id` (no partial match), as JSON text. The file's own bytes
-// are served when they are valid JSON for a browser; files of the original tool with bare
-// NaN/Infinity are re-serialized through lib/results (those become null).
+// are served once checked to be one JSON object with a run_id (the verdict is cached by inode,
+// size and mtime); files of the original tool with bare NaN/Infinity are re-serialized through
+// lib/results (those become null). A corrupt or truncated file is 422 with the reason; nothing
+// is ever deleted or rewritten.
 ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id);
 
 }  // namespace ib::dash

@@ -180,3 +180,54 @@ test('a FIFO is read again after each writer goes away', async () => {
     await other.stop();
   }
 });
+
+test('a corrupt or truncated results file is listed with its error, never served raw, never deleted', async () => {
+  const dir = tmpDir('ib-dash-corrupt-');
+  const good = '{"run_id":"good-20261128-050000","status":"completed","metadata":{"started_at":"2026-11-28T05:00:00"},"summary":{"total_requests":1}}';
+  const files = {
+    'good-20261128-050000.json': good,
+    'truncated.json': good.slice(0, 60),
+    'empty.json': '',
+    'garbage.json': Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x22, 0x3a, 0x31, 0x7d]),
+    'array.json': '[1,2,3]',
+    'no-id.json': '{"status":"completed"}',
+    'nan-cut.json': '{"run_id":"nan-cut","summary":{"x":NaN',
+  };
+  for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), body);
+  const other = await startDash({ resultsDir: dir, stdin: 'ignore' });
+  try {
+    const list = await request(other.base + '/api/results');
+    assert.equal(list.status, 200);
+    const rows = Object.fromEntries(JSON.parse(list.body).map((r) => [r.run_id, r]));
+    assert.equal(rows['good-20261128-050000'].readable, true);
+    for (const bad of ['truncated', 'empty', 'garbage', 'array', 'no-id', 'nan-cut']) {
+      assert.equal(rows[bad].readable, false, bad);
+      assert.ok(rows[bad].error, bad);
+      const one = await request(`${other.base}/api/results/${bad}`, { headers: { 'Accept-Encoding': 'gzip' } });
+      assert.equal(one.status, 422, bad);
+      assert.equal(one.headers['content-type'], 'application/json');
+      const body = JSON.parse(one.body);
+      assert.equal(body.run_id, bad);
+      assert.match(body.error, new RegExp(`^results file ${bad}\\.json is unreadable: `));
+    }
+    assert.match(JSON.parse((await request(`${other.base}/api/results/truncated`)).body).error, /truncated/);
+    assert.match(JSON.parse((await request(`${other.base}/api/results/empty`)).body).error, /empty file/);
+    assert.match(JSON.parse((await request(`${other.base}/api/results/garbage`)).body).error, /not valid JSON at byte \d+/);
+    assert.match(JSON.parse((await request(`${other.base}/api/results/no-id`)).body).error, /no run_id/);
+    assert.equal((await request(`${other.base}/api/results/good-20261128-050000`)).body, good);
+    const c = await connect(other.wsUrl());
+    c.send({ type: 'load_result', run_id: 'truncated' });
+    const err = await c.wait((m) => m.type === 'error' && m.data.command === 'load_result');
+    assert.equal(err.data.status, 422);
+    assert.match(err.message, /truncated/);
+    c.send({ type: 'list_results' });
+    const listed = await c.wait((m) => m.type === 'results');
+    assert.equal(listed.data.length, Object.keys(files).length);
+    await c.close();
+  } finally {
+    await other.stop();
+  }
+  for (const [name, body] of Object.entries(files)) {
+    assert.deepEqual(fs.readFileSync(path.join(dir, name)), Buffer.from(body), `${name} untouched`);
+  }
+});
