@@ -12,6 +12,7 @@
 
 #include "lib/config/config.h"
 #include "lib/config/gpu_types.h"
+#include "lib/dash/json_check.h"
 #include "lib/dash/paths.h"
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
@@ -142,74 +143,6 @@ bool ReadWholeFile(const std::string& path, std::string* out) {
   out->resize(got);
   return !ec && got == size;
 }
-}  // namespace
-
-namespace {
-
-// Checks, without building a tree, that a results file is one JSON object with a string
-// `run_id` at its top level (what GET /api/results calls readable). Records where it broke.
-class ResultsValidator : public nlohmann::json_sax<json> {
- public:
-  bool null() override { return Value(false); }
-  bool boolean(bool) override { return Value(false); }
-  bool number_integer(number_integer_t) override { return Value(false); }
-  bool number_unsigned(number_unsigned_t) override { return Value(false); }
-  bool number_float(number_float_t, const string_t&) override { return Value(false); }
-  bool string(string_t&) override { return Value(true); }
-  bool binary(binary_t&) override { return Value(false); }
-  bool start_object(std::size_t) override { return Open(true); }
-  bool key(string_t& k) override {
-    run_id_key_ = depth_ == 1 && k == "run_id";
-    return true;
-  }
-  bool end_object() override { return Close(); }
-  bool start_array(std::size_t) override { return Open(false); }
-  bool end_array() override { return Close(); }
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& e) override {
-    position_ = position;
-    message_ = e.what();
-    return false;
-  }
-  bool top_is_object = false;
-  bool has_run_id = false;
-  std::size_t position_ = 0;
-  std::string message_;
-
- private:
-  bool Open(bool object) {
-    if (depth_++ == 0) top_is_object = object;
-    run_id_key_ = false;
-    return true;
-  }
-  bool Close() {
-    --depth_;
-    return true;
-  }
-  bool Value(bool is_string) {
-    if (run_id_key_ && is_string) has_run_id = true;
-    run_id_key_ = false;
-    return true;
-  }
-  int depth_ = 0;
-  bool run_id_key_ = false;
-};
-
-// "" when `body` is a results file a browser can parse, else why not.
-std::string ValidateResultsJson(const std::string& body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return "empty file";
-  ResultsValidator v;
-  bool ok = json::sax_parse(body, &v, json::input_format_t::json, /*strict=*/true);
-  if (!ok) {
-    if (v.position_ >= body.size()) {
-      return "truncated: the JSON ends early (" + std::to_string(body.size()) + " bytes)";
-    }
-    return "not valid JSON at byte " + std::to_string(v.position_);
-  }
-  if (!v.top_is_object) return "not a JSON object";
-  if (!v.has_run_id) return "no run_id";
-  return "";
-}
 
 // Results files are written once (atomically) and never rewritten, so a file's verdict holds
 // while its inode, size and mtime do: a 100k-request run is validated once, not per load.
@@ -231,7 +164,7 @@ std::string CachedValidation(const std::string& path, const std::string& body) {
     std::lock_guard lock(mu);
     if (auto it = cache.find(path); it != cache.end() && same(it->second.st)) return it->second.error;
   }
-  std::string error = ValidateResultsJson(body);
+  std::string error = ResultsFileProblem(body);
   if (stat_ok) {
     std::lock_guard lock(mu);
     if (cache.size() >= 1024) cache.clear();

@@ -64,10 +64,12 @@ std::shared_ptr<ExperimentRunner> Dashboard::Runner() const {
 }
 
 void Dashboard::OnEvent(const std::string& source, const events::Event& event,
-                        std::string_view raw_line) {
-  hub_.PublishEvent(event, raw_line);
+                        std::string_view raw_line, bool deferred) {
+  hub_.PublishEvent(event, raw_line, /*wake=*/!deferred);
   recorder_.Add(source, event);
 }
+
+void Dashboard::Flush(const std::string&) { hub_.WakeAll(); }
 
 void Dashboard::OnStreamEnd(const std::string& source) { recorder_.EndStream(source); }
 

@@ -60,7 +60,8 @@ class Dashboard : public StreamSink {
 
   // StreamSink: every stream's events, in order per source.
   void OnEvent(const std::string& source, const events::Event& event,
-               std::string_view raw_line = {}) override;
+               std::string_view raw_line = {}, bool deferred = false) override;
+  void Flush(const std::string& source) override;
   void OnStreamEnd(const std::string& source) override;
 
   // Queues an experiment as if a client had sent start_experiment (ib-dash --start).

@@ -20,8 +20,8 @@ class ExperimentRunner::ChildSink : public StreamSink {
  public:
   ChildSink(ExperimentRunner& runner, std::string queue_id)
       : runner_(runner), queue_id_(std::move(queue_id)) {}
-  void OnEvent(const std::string& source, const events::Event& event,
-               std::string_view raw_line) override {
+  void OnEvent(const std::string& source, const events::Event& event, std::string_view raw_line,
+               bool deferred) override {
     const std::string& run_id = events::RunId(event);
     if (!run_id.empty()) {
       bool added = false;
@@ -38,8 +38,9 @@ class ExperimentRunner::ChildSink : public StreamSink {
       }
       if (added) runner_.NotifyQueue();
     }
-    runner_.sink_.OnEvent(source, event, raw_line);
+    runner_.sink_.OnEvent(source, event, raw_line, deferred);
   }
+  void Flush(const std::string& source) override { runner_.sink_.Flush(source); }
   void OnStreamEnd(const std::string& source) override { runner_.sink_.OnStreamEnd(source); }
   std::string last_run_id() const {
     std::lock_guard lock(runner_.mu_);

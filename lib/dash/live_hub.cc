@@ -6,7 +6,7 @@ namespace ib::dash {
 
 using nlohmann::json;
 
-void LiveHub::Client::Push(const OutMessage& message) {
+void LiveHub::Client::Push(const OutMessage& message, bool wake) {
   bool was_empty;
   {
     std::lock_guard lock(mu_);
@@ -15,7 +15,15 @@ void LiveHub::Client::Push(const OutMessage& message) {
     queue_.Push(message);
   }
   // The writer waits only on an empty queue: one wake-up per batch, not per event.
-  if (was_empty) cv_.notify_one();
+  if (was_empty && wake) cv_.notify_one();
+}
+
+void LiveHub::Client::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return;
+  }
+  cv_.notify_one();
 }
 
 std::vector<OutMessage> LiveHub::Client::WaitBatch(std::size_t max_bytes,
@@ -69,11 +77,16 @@ std::string LiveHub::Redact(std::string text) const {
   return text;
 }
 
-void LiveHub::FanOut(const OutMessage& message) {
-  for (auto& [id, client] : clients_) client->Push(message);
+void LiveHub::FanOut(const OutMessage& message, bool wake) {
+  for (auto& [id, client] : clients_) client->Push(message, wake);
 }
 
-void LiveHub::PublishEvent(const events::Event& event, std::string_view raw_line) {
+void LiveHub::WakeAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, client] : clients_) client->Wake();
+}
+
+void LiveHub::PublishEvent(const events::Event& event, std::string_view raw_line, bool wake) {
   MessageKind kind = MessageKind::kOther;
   if (std::holds_alternative<events::GpuSample>(event)) kind = MessageKind::kGpuSample;
   if (std::holds_alternative<events::RequestComplete>(event)) kind = MessageKind::kRequest;
@@ -96,7 +109,7 @@ void LiveHub::PublishEvent(const events::Event& event, std::string_view raw_line
   }
   OutMessage message = OutMessage::Make(std::move(text), kind);
   state_.Apply(event, message.text);
-  FanOut(message);
+  FanOut(message, wake);
 }
 
 void LiveHub::SendTo(Client& client, const json& message) {
