@@ -208,6 +208,13 @@ void Dashboard::HandleCommand(LiveHub::Client& client, std::string_view text) {
 }
 
 HttpReply Dashboard::HandleApiGet(std::string_view path) {
+  // No reply carries a secret, whatever a results file or a config holds.
+  HttpReply reply = ApiGet(path);
+  reply.body = hub_.Redact(std::move(reply.body));
+  return reply;
+}
+
+HttpReply Dashboard::ApiGet(std::string_view path) {
   if (path == "/api/state") return {200, "application/json", hub_.StateJson(), true};
   if (path == "/api/configs") return {200, "application/json", ListConfigs(options_.experiments_dir).dump()};
   if (path == "/api/results") {

@@ -77,6 +77,7 @@ class Dashboard : public StreamSink {
   const DashboardOptions& options() const { return options_; }
 
  private:
+  HttpReply ApiGet(std::string_view path);  // HandleApiGet before redaction
   nlohmann::json ErrorEvent(const std::string& command, const std::string& message,
                             nlohmann::json extra = nlohmann::json::object()) const;
   void StartExperiment(LiveHub::Client& client, const events::StartExperiment& command);

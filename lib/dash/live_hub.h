@@ -87,9 +87,10 @@ class LiveHub {
   std::string CurrentRunId() const;
   // {events_in, gpu_samples_in, gpu_samples_forwarded, clients: [...]} for /api/stats.
   nlohmann::json Stats() const;
+  // `text` with every secret (HubOptions::secrets) replaced by "[redacted]".
+  std::string Redact(std::string text) const;
 
  private:
-  std::string Redact(std::string text) const;
   void FanOut(const OutMessage& message, bool wake = true);  // requires mu_
 
   HubOptions options_;

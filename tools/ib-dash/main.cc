@@ -14,6 +14,7 @@
 #include "lib/dash/dashboard.h"
 #include "lib/dash/fifo_input.h"
 #include "lib/dash/paths.h"
+#include "lib/dash/secrets.h"
 #include "lib/dash/server.h"
 #include "lib/dash/stream_sink.h"
 #include "lib/proc/proc.h"
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
   options.results_dir = results_dir;
   options.experiments_dir = experiments_dir;
   options.save_grace = std::chrono::milliseconds(static_cast<int64_t>(save_grace_s * 1000));
-  if (const char* key = std::getenv("RUNPOD_API_KEY")) options.hub.secrets.push_back(key);
+  options.hub.secrets = ib::dash::KnownSecrets();  // redacted from every event and reply
   auto dashboard = std::make_unique<ib::dash::Dashboard>(options);
 
   ib::dash::ServerOptions server_options;
