@@ -197,7 +197,14 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
   } else if (std::string why = CachedValidation(path, body); !why.empty()) {
     return error(422, "results file " + run_id + ".json is unreadable: " + why);
   }
-  return {200, std::move(body), path};
+  struct stat st{};
+  std::string identity;
+  if (::stat(path.c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) == body.size()) {
+    identity = path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+               std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+               std::to_string(st.st_mtim.tv_nsec);
+  }
+  return {200, std::move(body), path, identity};
 }
 
 }  // namespace ib::dash

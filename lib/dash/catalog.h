@@ -31,6 +31,7 @@ struct ResultFile {
   int status = 200;   // 200, 400 (bad id), 404 (unknown), 422 (corrupt/truncated), 500 (I/O)
   std::string body;   // the results file as JSON text, or {"error": ..., "run_id": ...}
   std::string path;   // the file served (when 200)
+  std::string identity;  // path, inode, size and mtime of that file: same identity, same body
 };
 // The results file of exactly `run_id` (no partial match), as JSON text. The file's own bytes
 // are served once checked to be one JSON object with a run_id (the verdict is cached by inode,

@@ -222,7 +222,7 @@ HttpReply Dashboard::ApiGet(std::string_view path) {
   }
   if (path.starts_with("/api/results/")) {
     ResultFile file = ReadResultFile(options_.results_dir, std::string(path.substr(13)));
-    return {file.status, "application/json", std::move(file.body), true};
+    return {file.status, "application/json", std::move(file.body), true, file.identity};
   }
   if (path == "/api/stats") return {200, "application/json", hub_.Stats().dump()};
   if (path == "/api/queue") {

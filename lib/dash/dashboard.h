@@ -44,6 +44,9 @@ struct HttpReply {
   std::string content_type = "application/json";
   std::string body;
   bool compressible = false;  // large JSON worth gzip when the client accepts it
+  // Non-empty when the same key always means the same body (a results file's identity): the
+  // server may reuse the body's gzip instead of compressing 50 MB again.
+  std::string cache_key;
 };
 
 class Dashboard : public StreamSink {

@@ -8,6 +8,9 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <list>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <variant>
@@ -157,6 +160,35 @@ struct DashServer::Impl {
     return n > 0 ? std::string(value, static_cast<std::size_t>(n)) : std::string();
   }
 
+  // ---- gzip of results files, kept while the file is unchanged ----
+  // History loads the same big run again and again; compressing 50 MB costs more than reading it.
+  static constexpr std::size_t kGzipCacheBytes = 64u << 20;
+  std::mutex gz_mu;
+  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> gz_cache;  // newest first
+
+  std::shared_ptr<const std::string> Compressed(const HttpReply& reply) {
+    if (!reply.cache_key.empty()) {
+      std::lock_guard lock(gz_mu);
+      for (auto it = gz_cache.begin(); it != gz_cache.end(); ++it) {
+        if (it->first != reply.cache_key) continue;
+        gz_cache.splice(gz_cache.begin(), gz_cache, it);
+        return it->second;
+      }
+    }
+    auto out = std::make_shared<std::string>();
+    if (!Gzip(reply.body, out.get())) return nullptr;
+    if (!reply.cache_key.empty() && out->size() <= kGzipCacheBytes) {
+      std::lock_guard lock(gz_mu);
+      gz_cache.emplace_front(reply.cache_key, out);
+      std::size_t total = 0;
+      for (auto it = gz_cache.begin(); it != gz_cache.end();) {
+        total += it->second->size();
+        it = total > kGzipCacheBytes ? gz_cache.erase(it) : std::next(it);
+      }
+    }
+    return out;
+  }
+
   // ---- responses ----
   static void Send(mg_connection* conn, int status, const std::string& content_type,
                    const std::string& body, bool gzip = false) {
@@ -212,10 +244,12 @@ struct DashServer::Impl {
     }
     if (uri.starts_with("/api/")) {
       HttpReply reply = dashboard.HandleApiGet(uri);
-      std::string gz;
-      bool gzip = reply.compressible && reply.body.size() > 1024 && reply.body.size() < (3u << 30) &&
-                  AcceptsGzip(conn) && Gzip(reply.body, &gz);
-      Send(conn, reply.status, reply.content_type, gzip ? gz : reply.body, gzip);
+      std::shared_ptr<const std::string> gz;
+      if (reply.compressible && reply.body.size() > 1024 && reply.body.size() < (3u << 30) &&
+          AcceptsGzip(conn)) {
+        gz = Compressed(reply);
+      }
+      Send(conn, reply.status, reply.content_type, gz ? *gz : reply.body, gz != nullptr);
       return reply.status;
     }
     return ServeStatic(conn, uri);

@@ -145,6 +145,9 @@ test('a piped stream without a results file is saved; a restart loses nothing', 
   const gz = await request(`${dash.base}/api/results/${run}`, { headers: { 'Accept-Encoding': 'gzip' }, raw: true });
   assert.equal(gz.headers['content-encoding'], 'gzip');
   assert.equal(JSON.parse(zlib.gunzipSync(gz.body)).run_id, run);
+  // Served again from the cached gzip: the same bytes.
+  const gz2 = await request(`${dash.base}/api/results/${run}`, { headers: { 'Accept-Encoding': 'gzip' }, raw: true });
+  assert.deepEqual(gz2.body, gz.body);
   assert.equal((await request(`${dash.base}/api/results/no-such-run`)).status, 404);
   for (const bad of ['/api/results/..%2f..%2fetc%2fpasswd', '/api/results/%2e%2e', '/api/results/a%00b', '/api/results/.hidden']) {
     const r = await request({ port: dash.port, path: bad });
