@@ -33,7 +33,7 @@ struct Transfer {
   Observation obs;
   sse::Parser parser;
   int64_t last_bytes_ns = 0;
-  int64_t first_response_ns = 0;  // the first byte of the response (its status line)
+  int64_t sent_ns = 0;  // the request about to be written to its connection (OnPrereq)
   std::size_t slot = 0;  // position in Impl::active
   char curl_error[CURL_ERROR_SIZE] = {0};
   StreamClient::Stats* stats = nullptr;
@@ -87,27 +87,18 @@ size_t OnWrite(char* bytes, size_t size, size_t nmemb, void* user) {
 size_t OnHeader(char*, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
   t->last_bytes_ns = NowNs();
-  if (t->first_response_ns == 0) t->first_response_ns = t->last_bytes_ns;
   return size * nmemb;
 }
 
-// Moves the request's start from the moment it was handed to libcurl to the moment its bytes
-// were written to the connection. One thread starting 1,000 requests at once connects and
-// writes them one after another (~30-130 us each here), so the last one leaves tens of ms after
-// its start: that wait is the client's, not the server's, and must not count as TTFT. libcurl
-// times the write (pretransfer) and the first response byte (starttransfer) from one origin;
-// the first byte's own clock reading pins that origin. A connection's setup (TCP and TLS
-// handshakes) comes before the write and is therefore excluded too, as in curl's own timings.
-void AlignStartToSend(Transfer* t) {
-  curl_off_t pretransfer_us = 0, starttransfer_us = 0;
-  if (t->first_response_ns == 0 ||
-      curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us) != CURLE_OK ||
-      curl_easy_getinfo(t->easy, CURLINFO_STARTTRANSFER_TIME_T, &starttransfer_us) != CURLE_OK ||
-      pretransfer_us <= 0 || starttransfer_us < pretransfer_us) {
-    return;
-  }
-  const int64_t sent_ns = t->first_response_ns - static_cast<int64_t>(starttransfer_us - pretransfer_us) * 1000;
-  if (sent_ns > t->obs.start_ns && sent_ns <= t->first_response_ns) t->obs.start_ns = sent_ns;
+// The moment the request is about to be written to its connection (libcurl calls this once
+// the connection is up or reused, right before sending). Latencies count from here, not from
+// when the request was handed to libcurl: one thread starting 1,000 requests at once connects
+// and writes them one after another (~30-130 us each here), so the last one leaves tens of ms
+// after its start; that wait is the client's, not the server's, and must not count as TTFT.
+// Taken before the write, so the server can never see the request before this instant.
+int OnPrereq(void* user, char*, char*, int, int) {
+  static_cast<Transfer*>(user)->sent_ns = NowNs();
+  return CURL_PREREQFUNC_OK;
 }
 
 std::once_flag curl_global_once;
@@ -185,6 +176,7 @@ struct StreamClient::Impl {
   }
 
   void Finish(Transfer* t, std::vector<Result>* done) {
+    if (t->sent_ns > t->obs.start_ns) t->obs.start_ns = t->sent_ns;  // see OnPrereq
     // Remove from the active list in O(1).
     Transfer* last = active.back();
     active[t->slot] = last;
@@ -214,7 +206,6 @@ struct StreamClient::Impl {
       t->obs.end_ns = std::max(NowNs(), t->last_bytes_ns);
       if (t->last_bytes_ns > 0 && msg->data.result == CURLE_OK) t->obs.end_ns = t->last_bytes_ns;
       t->obs.curl_code = msg->data.result;
-      AlignStartToSend(t);
       if (msg->data.result != CURLE_OK)
         t->obs.curl_error = t->curl_error[0] ? t->curl_error : curl_easy_strerror(msg->data.result);
       Finish(t, done);
@@ -304,6 +295,8 @@ void StreamClient::Start(Request request) {
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, &Impl::OnSockopt);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &OnPrereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(m.options.timeout_s * 1000));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m.options.connect_timeout_s * 1000));
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
