@@ -10,6 +10,7 @@
 // each round the fake API's ledger must show every pod it created deleted once cleanup has run.
 // --provider local: ib-run starts a local ib-sim itself; no ib-sim may be left running.
 //   node tests/chaos/chaos.js [--rounds 100] [--seed N] [--provider runpod|local] [--config FILE] [--allow-known]
+//   [--victim ib-dash]  (only this tool is killed: to reproduce one case)
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -143,14 +144,18 @@ async function round(n) {
     });
     runArgs.push('--confirm');
   }
-  const run = spawn(tool('ib-run'), runArgs, { stdio: ['ignore', 'pipe', 'ignore'], env });
+  // A real pipe, as in a shell: ib-run's stdout is the write end of ib-dash's stdin (not a relay
+  // through this process, which would stop reading when ib-dash dies and block ib-run).
   const dash = spawn(tool('ib-dash'), ['--port', '0', '--no-browser', '--results-dir', results,
     '--experiments-dir', path.join(ROOT, 'experiments'), '--web-dir', path.join(ROOT, 'web')], { stdio: ['pipe', 'ignore', 'ignore'], env });
-  run.stdout.pipe(dash.stdin);
-  run.stdout.on('error', () => {});
   dash.stdin.on('error', () => {});
+  const run = spawn(tool('ib-run'), runArgs, { stdio: ['ignore', dash.stdin, 'ignore'], env });
+  dash.stdin.destroy();  // ib-run holds the only write end: ib-dash sees EOF when ib-run ends
+  // The run started executing once ib-load ran (ib-load emits the execution phase).
   let sawExecution = false;
-  run.stdout.on('data', (d) => { if (String(d).includes('"phase":"execution"')) sawExecution = true; });
+  const watch = setInterval(() => {
+    if (descendants(run.pid).some((p) => p.comm === 'ib-load')) sawExecution = true;
+  }, 200);
   const runExit = new Promise((r) => run.on('exit', (code, sig) => r(sig || code)));
   const dashExit = new Promise((r) => dash.on('exit', (code, sig) => r(sig || code)));
 
@@ -161,7 +166,8 @@ async function round(n) {
   // In runpod mode the pod's ib-sim is the remote server, not a tool of the pipeline (server-side
   // faults are tested through ib-sim's injection): it is not a victim.
   const podSims = api ? new Set(descendants(api.fake.pid).map((p) => p.pid)) : new Set();
-  const candidates = descendants(process.pid).filter((p) => p.comm.startsWith('ib-') && !podSims.has(p.pid));
+  const candidates = descendants(process.pid).filter((p) => p.comm.startsWith('ib-') && !podSims.has(p.pid) &&
+    (!args.victim || p.comm === args.victim));
   const victim = candidates.length ? pick(candidates) : null;
   if (process.env.IB_CHAOS_DEBUG) console.log(candidates.map((c) => c.comm).join(' '));
   const signal = pick(['SIGINT', 'SIGTERM', 'SIGKILL']);
@@ -173,6 +179,7 @@ async function round(n) {
   const killedAt = Date.now();
   const timeout = new Promise((r) => setTimeout(() => r('hang'), 90000));
   const ended = await Promise.race([runExit, timeout]);
+  clearInterval(watch);
   const endS = (Date.now() - killedAt) / 1000;
   if (ended === 'hang') {
     problems.push('ib-run did not end within 90 s');
