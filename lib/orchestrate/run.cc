@@ -415,14 +415,13 @@ std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
   auto meta = [&argv](const std::string& k, const std::string& v) {
     argv.insert(argv.end(), {"--meta", k + "=" + v});
   };
+  // Strings only: --meta values are strings. gpu_count and cost_per_hr go into the
+  // iteration's sweep_iteration phase as numbers (ib-aggregate takes metadata it does not find
+  // in the execution event from the run's other phases), so cost_usd can be computed.
   meta("provider", server_.provider);
   if (!o_.resume_run_id.empty()) meta("resumed_from", o_.resume_run_id);
   if (server_.pod_id) meta("pod_id", *server_.pod_id);
-  if (server_.provider != "external") {
-    meta("gpu_type", config_.infrastructure.gpu_type);
-    meta("gpu_count", std::to_string(config_.infrastructure.gpu_count));
-    meta("cost_per_hr", std::to_string(server_.cost_per_hr));
-  }
+  if (server_.provider != "external") meta("gpu_type", config_.infrastructure.gpu_type);
   return argv;
 }
 
@@ -450,9 +449,15 @@ bool RunSession::RunIterations() {
       server_.child.reset();
       if (!StartLocalServer() || !WaitForHealth()) return false;
     }
-    EmitPhase(run_id, ev::phase::kSweepIteration,
-              {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
-               {"name", it.name}});
+    nlohmann::json data = {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
+                           {"name", it.name}, {"provider", server_.provider}};
+    if (server_.provider != "external") {
+      data["gpu_type"] = config_.infrastructure.gpu_type;
+      data["gpu_count"] = config_.infrastructure.gpu_count;
+      data["cost_per_hr"] = server_.cost_per_hr;
+    }
+    if (server_.pod_id) data["pod_id"] = *server_.pod_id;
+    EmitPhase(run_id, ev::phase::kSweepIteration, std::move(data));
     int64_t t0 = MonotonicNs();  // one clock origin for the iteration's samples and requests
     IterationPlan plan;
     plan.run_id = run_id;
