@@ -6,6 +6,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "lib/config/config.h"
 #include "lib/events/events.h"
@@ -64,7 +67,47 @@ int Usage(const std::string& message) {
   return 2;
 }
 
+// "0-9,12,15-20" -> {0..9, 12, 15..20}: ascending, no repeats, every number < limit.
+bool ParseRequestNumbers(const std::string& text, int64_t limit, std::vector<int64_t>* out, std::string* error) {
+  out->clear();
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    auto dash = item.find('-');
+    std::string a = item.substr(0, dash), b = dash == std::string::npos ? a : item.substr(dash + 1);
+    auto number = [](const std::string& s, int64_t* v) {
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 15) return false;
+      *v = std::stoll(s);
+      return true;
+    };
+    int64_t lo = 0, hi = 0;
+    if (!number(a, &lo) || !number(b, &hi) || hi < lo) {
+      *error = "--only-requests wants ascending numbers and ranges like 0-9,12 (got '" + item + "')";
+      return false;
+    }
+    if (!out->empty() && lo <= out->back()) {
+      *error = "--only-requests must be ascending without repeats (at '" + item + "')";
+      return false;
+    }
+    if (hi >= limit) {
+      *error = "--only-requests: request " + std::to_string(hi) + " is beyond the workload's " +
+               std::to_string(limit) + " requests";
+      return false;
+    }
+    for (int64_t i = lo; i <= hi; ++i) out->push_back(i);
+  }
+  if (out->empty()) *error = "--only-requests is empty";
+  return !out->empty();
+}
+
 bool ApplyOverrides(const Options& o, Workload* w, std::string* error) {
+  if (!o.only_requests.empty()) {
+    if (w->type == "multi_turn" || w->count <= 0) {
+      *error = "--only-requests needs a count-based workload that is not multi_turn";
+      return false;
+    }
+    if (!ParseRequestNumbers(o.only_requests, w->count, &w->request_numbers, error)) return false;
+    w->count = static_cast<int64_t>(w->request_numbers.size());
+  }
   if (o.warmup >= 0) w->warmup_requests = o.warmup;
   if (o.timeout_s >= 0) w->timeout_s = o.timeout_s;
   if (o.idle_timeout_s >= 0) w->idle_timeout_s = o.idle_timeout_s;

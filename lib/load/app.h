@@ -42,6 +42,8 @@ struct Options {
   double idle_timeout_s = -1;
   double duration_s = -1;
   double drain_timeout_s = 2;
+  // "0-9,12,15": send only these request numbers of the measured phase (ib-run --resume).
+  std::string only_requests;
 };
 
 int RunIbLoad(const Options& options, int out_fd);

@@ -38,9 +38,12 @@ class RequestFactory {
  public:
   RequestFactory(const Workload& w, bool warmup, int64_t* next_index) : w_(w), warmup_(warmup), next_index_(next_index) {}
   Request Make(int64_t prompt_number) {
+    bool chosen = !warmup_ && !w_.request_numbers.empty();
+    if (chosen) prompt_number = w_.request_numbers[static_cast<std::size_t>(prompt_number)];
     const Prompt& p = w_.prompts[static_cast<std::size_t>(prompt_number) % w_.prompts.size()];
     Request r;
     r.index = (*next_index_)++;
+    if (chosen) r.index = prompt_number;
     r.warmup = warmup_;
     r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
     return r;
@@ -328,6 +331,11 @@ std::string ValidateWorkload(const Workload& w) {
   if (w.type == "rate") {
     std::string e = ValidateArrival({w.request_rate, w.arrival, w.burstiness, w.seed});
     if (!e.empty()) return "workload type 'rate': " + e;
+  }
+  if (!w.request_numbers.empty()) {
+    if (w.type == "multi_turn") return "chosen request numbers are not supported for multi_turn";
+    if (w.count != static_cast<int64_t>(w.request_numbers.size()))
+      return "count must equal the number of chosen request numbers";
   }
   if (w.type == "multi_turn") {
     if (w.conversations.empty()) return "workload type 'multi_turn' requires conversations";

@@ -59,6 +59,11 @@ struct Workload {
   std::vector<Prompt> prompts;                     // cycled: request i gets prompt i % n
   std::vector<ConversationScript> conversations;  // multi_turn, cycled
   int64_t turns = 1;
+  // Non-empty: the measured phase sends only these request numbers, in this order, and `count`
+  // is their number. Request number i keeps request_index i and prompt i % n, so a resumed run
+  // sends exactly the requests an interrupted one did not finish (ib-run --resume).
+  // Not for multi_turn.
+  std::vector<int64_t> request_numbers;
 };
 
 // "" when the workload can run, else the first problem found.

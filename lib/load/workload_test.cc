@@ -84,6 +84,33 @@ TEST(Workload, WarmupComesFirstAndIsFlagged) {
   EXPECT_EQ(run.outcome.sent, 4);  // warmup is not counted
 }
 
+TEST(Workload, ChosenRequestNumbersKeepTheirIndexAndPrompt) {
+  Workload all = Base("concurrent", 6);
+  all.concurrency = 2;
+  RunLog full = Execute(all, "/stream?tokens=2");
+  Workload w = all;
+  w.request_numbers = {1, 4, 5};
+  w.count = 3;
+  RunLog run = Execute(w, "/stream?tokens=2");
+  EXPECT_TRUE(run.outcome.completed);
+  EXPECT_EQ(run.outcome.sent, 3);
+  std::set<int64_t> indices;
+  for (const auto& r : run.requests) indices.insert(r.request_index);
+  EXPECT_EQ(indices, (std::set<int64_t>{1, 4, 5}));
+  // The same prompt as request i of the full run: the same prompt token count.
+  for (const auto& r : run.requests) {
+    for (const auto& f : full.requests) {
+      if (f.request_index == r.request_index) EXPECT_EQ(f.prompt_tokens, r.prompt_tokens) << r.request_index;
+    }
+  }
+  Workload bad = w;
+  bad.count = 4;
+  EXPECT_EQ(ValidateWorkload(bad), "count must equal the number of chosen request numbers");
+  bad.type = "multi_turn";
+  bad.conversations.push_back({nlohmann::json::array(), {}});
+  EXPECT_EQ(ValidateWorkload(bad), "chosen request numbers are not supported for multi_turn");
+}
+
 TEST(Workload, ConcurrentKeepsNInFlight) {
   Workload w = Base("concurrent", 6);
   w.concurrency = 3;

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -100,10 +101,14 @@ class RunSession {
   bool StartPod();
   bool WaitForHealth();
   void WarnAboutWarmCache();
+  void FlushPrefixCache(const std::string& run_id);
   bool RunIterations();
   void Cleanup();
   std::vector<std::string> LoadArgv(const config::Iteration& it, const std::string& run_id,
-                                    int64_t t0_ns) const;
+                                    int64_t t0_ns, bool resumed, const std::string& only) const;
+  // --resume, the interrupted iteration: the request numbers still to send ("" all of them);
+  // false when nothing is left.
+  bool ResumePlan(const config::Iteration& it, const std::string& run_id, std::string* only);
 
   const RunOptions& o_;
   config::ExperimentConfig config_;
@@ -118,6 +123,8 @@ class RunSession {
   std::string base_id_;
   std::vector<std::string> run_ids_;
   std::size_t first_iteration_ = 0;  // --resume: the interrupted iteration
+  std::set<int64_t> resume_finished_;  // --resume: its requests already finished
+  int resume_files_ = 0;
   std::string output_dir_;
   std::string failure_;
   bool interrupted_ = false;
@@ -130,7 +137,52 @@ struct Resume {
   bool ok = false;
   std::size_t index = 0;
   std::string error;
+  // Request numbers of the interrupted iteration that the partial file, or an earlier file it
+  // was itself resumed from (metadata.resumed_from), finished: every request it holds except
+  // the ones cancelled or skipped by the stop. A request that failed on its own was measured.
+  std::set<int64_t> finished;
+  int files = 0;  // files in the chain
 };
+
+// "0-9,12,15-20" for ib-load --only-requests.
+std::string Ranges(const std::vector<int64_t>& numbers) {
+  std::string out;
+  for (std::size_t i = 0; i < numbers.size();) {
+    std::size_t j = i;
+    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(numbers[i]);
+    if (j > i) out += "-" + std::to_string(numbers[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+// Follows resumed_from links from run_id's file (same directory) and collects the finished
+// request numbers.
+void CollectFinished(const std::string& run_id, const std::string& output_dir, Resume* r) {
+  std::set<std::string> seen;
+  for (std::string id = run_id; !id.empty() && seen.insert(id).second;) {
+    std::ifstream in(output_dir + "/" + id + ".json");
+    auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) return;
+    ++r->files;
+    if (json.contains("requests") && json["requests"].is_array()) {
+      for (const auto& q : json["requests"]) {
+        if (!q.is_object() || !q.contains("request_index") || !q["request_index"].is_number_integer()) continue;
+        std::string kind = q.contains("error_kind") && q["error_kind"].is_string()
+                               ? q["error_kind"].get<std::string>()
+                               : "";
+        if (kind == "cancelled" || kind == "skipped") continue;
+        r->finished.insert(q["request_index"].get<int64_t>());
+      }
+    }
+    const auto& meta = json.contains("metadata") ? json["metadata"] : nlohmann::json();
+    id = meta.is_object() && meta.contains("resumed_from") && meta["resumed_from"].is_string()
+             ? meta["resumed_from"].get<std::string>()
+             : "";
+  }
+}
 
 // The iteration a partial run's id belongs to: "<iteration name>-YYYYMMDD-HHMMSS[-N]".
 Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
@@ -155,6 +207,7 @@ Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
     if (iterations[i].name == name) {
       r.ok = true;
       r.index = i;
+      CollectFinished(run_id, output_dir, &r);
       return r;
     }
   }
@@ -173,6 +226,8 @@ std::optional<std::string> RunSession::Setup() {
     auto first = ResumePoint(o_.resume_run_id, output_dir_, iterations_);
     if (!first.ok) return first.error;
     first_iteration_ = first.index;
+    resume_finished_ = std::move(first.finished);
+    resume_files_ = first.files;
   }
   ChooseRunIds();
   std::string error;
@@ -389,25 +444,46 @@ bool RunSession::WaitForHealth() {
 }
 
 void RunSession::WarnAboutWarmCache() {
-  if (iterations_.size() < 2) return;
+  std::size_t n = iterations_.size() - first_iteration_;  // the iterations this run executes
+  if (n < 2) return;
   auto caching = config_.framework_options.enable_prefix_caching;
   // vLLM V1 and SGLang cache prefixes unless told not to.
   if (caching.has_value() && !*caching) return;
   if (o_.fresh_server && server_.provider == "local") return;
-  std::string later = iterations_.size() == 2
-                          ? "iteration 2 reuses"
-                          : "iterations 2.." + std::to_string(iterations_.size()) + " reuse";
+  if (o_.flush_cache) return;  // FlushPrefixCache warns per iteration if a flush fails
+  std::string later = n == 2 ? "the second reuses" : "iterations 2.." + std::to_string(n) + " reuse";
   Log("warning",
-      "all " + std::to_string(iterations_.size()) +
-          " iterations run on one server whose prefix cache stays warm: " + later +
-          " its cached prompts and may show flattering TTFT. Set "
-          "framework_options.enable_prefix_caching: false" +
-          (server_.provider == "local" ? std::string(" or pass --fresh-server") : std::string()) +
-          " for independent iterations.");
+      "all " + std::to_string(n) + " iterations run on one server whose prefix cache stays warm: " +
+          later + " its cached prompts and may show flattering TTFT. Pass --flush-cache" +
+          (server_.provider == "local" ? std::string(" or --fresh-server") : std::string()) +
+          ", or set framework_options.enable_prefix_caching: false, for independent iterations.");
+}
+
+void RunSession::FlushPrefixCache(const std::string& run_id) {
+  // SGLang serves /flush_cache; vLLM serves /reset_prefix_cache only when the server runs with
+  // VLLM_SERVER_DEV_MODE=1 (else 404).
+  bool sglang = config_.framework == "sglang";
+  std::string path = sglang ? "/flush_cache" : "/reset_prefix_cache";
+  http::Request request;
+  request.method = "POST";
+  request.url = server_.url + path;
+  request.timeout_ms = 30000;
+  http::Response response = http::Send(request);
+  if (response.ok()) {
+    Log("info", "flushed the server's prefix cache (POST " + path + ")", run_id);
+    return;
+  }
+  std::string why = response.error.empty() ? "HTTP " + std::to_string(response.status) : response.error;
+  Log("warning",
+      "could not flush the prefix cache (POST " + path + ": " + why + ")" +
+          (sglang ? std::string() : std::string("; vLLM serves it only with VLLM_SERVER_DEV_MODE=1")) +
+          ": this iteration may see a warm cache",
+      run_id);
 }
 
 std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
-                                              const std::string& run_id, int64_t t0_ns) const {
+                                              const std::string& run_id, int64_t t0_ns,
+                                              bool resumed, const std::string& only) const {
   std::vector<std::string> argv = {
       Tool("ib-load"), "--server-url", server_.url, "--config", config_.source_file,
       "--iteration", std::to_string(it.index), "--run-id", run_id, "--t0-ns",
@@ -419,10 +495,50 @@ std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
   // iteration's sweep_iteration phase as numbers (ib-aggregate takes metadata it does not find
   // in the execution event from the run's other phases), so cost_usd can be computed.
   meta("provider", server_.provider);
-  if (!o_.resume_run_id.empty()) meta("resumed_from", o_.resume_run_id);
+  if (resumed) meta("resumed_from", o_.resume_run_id);
   if (server_.pod_id) meta("pod_id", *server_.pod_id);
   if (server_.provider != "external") meta("gpu_type", config_.infrastructure.gpu_type);
+  if (!only.empty()) argv.insert(argv.end(), {"--only-requests", only});
   return argv;
+}
+
+bool RunSession::ResumePlan(const config::Iteration& it, const std::string& run_id,
+                            std::string* only) {
+  const auto& w = it.config.workload;
+  std::string where = "iteration " + std::to_string(it.index) + "/" + std::to_string(it.total) +
+                      " (" + it.name + ")";
+  std::string from = "resuming " + o_.resume_run_id + ": ";
+  if (w.type == "multi_turn" || w.duration_s || w.requests.count <= 0) {
+    // A conversation cut mid-way cannot continue without its context, and a duration is a
+    // window of time, not a list of requests: these run again in full.
+    Log("warning",
+        from + where + " runs again in full: " +
+            (w.type == "multi_turn" ? "a multi_turn workload" : "a duration-based workload") +
+            " cannot continue where it stopped",
+        run_id);
+    return true;
+  }
+  if (resume_finished_.empty()) {
+    Log("info", from + "no finished request in its file; " + where + " runs in full", run_id);
+    return true;
+  }
+  std::vector<int64_t> left;
+  for (int64_t i = 0; i < w.requests.count; ++i) {
+    if (!resume_finished_.count(i)) left.push_back(i);
+  }
+  std::string files = resume_files_ > 1 ? " (" + std::to_string(resume_files_) + " files)" : "";
+  if (left.empty()) {
+    Log("info", from + "all " + std::to_string(w.requests.count) + " requests of " + where +
+                    " were finished" + files + "; nothing left to send",
+        run_id);
+    return false;
+  }
+  *only = Ranges(left);
+  Log("info", from + where + " sends the " + std::to_string(left.size()) + " of " +
+                  std::to_string(w.requests.count) + " requests not finished" + files + " (" +
+                  (only->size() > 80 ? only->substr(0, 77) + "..." : *only) + ")",
+      run_id);
+  return true;
 }
 
 bool RunSession::RunIterations() {
@@ -432,22 +548,28 @@ bool RunSession::RunIterations() {
     return false;
   }
   std::string scrape = Tool("ib-scrape");
-  if (first_iteration_ > 0 || !o_.resume_run_id.empty()) {
-    Log("info", "resuming " + o_.resume_run_id + ": iteration " +
-                    std::to_string(first_iteration_ + 1) + "/" +
-                    std::to_string(iterations_.size()) +
-                    " runs again in full (ib-load cannot skip requests already done); earlier "
-                    "iterations keep their results");
+  if (first_iteration_ > 0) {
+    Log("info", "resuming " + o_.resume_run_id + ": iterations 1.." +
+                    std::to_string(first_iteration_) + " keep their results");
   }
+  int executed = 0;
   for (std::size_t i = first_iteration_; i < iterations_.size(); ++i) {
     if (Stopping()) return false;
     const auto& it = iterations_[i];
     const std::string& run_id = run_ids_[i];
-    if (i > 0 && o_.fresh_server && server_.provider == "local" && server_.child) {
-      Log("info", "restarting ib-sim for a cold prefix cache", run_id);
-      sup_.Stop(*server_.child, kStopGraceMs);
-      server_.child.reset();
-      if (!StartLocalServer() || !WaitForHealth()) return false;
+    bool resumed = !o_.resume_run_id.empty() && i == first_iteration_;
+    std::string only;
+    if (resumed && !ResumePlan(it, run_id, &only)) continue;
+    // Between the iterations this run executes (the first one meets a fresh server).
+    if (executed++ > 0) {
+      if (o_.fresh_server && server_.provider == "local" && server_.child) {
+        Log("info", "restarting ib-sim for a cold prefix cache", run_id);
+        sup_.Stop(*server_.child, kStopGraceMs);
+        server_.child.reset();
+        if (!StartLocalServer() || !WaitForHealth()) return false;
+      } else if (o_.flush_cache) {
+        FlushPrefixCache(run_id);
+      }
     }
     nlohmann::json data = {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
                            {"name", it.name}, {"provider", server_.provider}};
@@ -463,7 +585,7 @@ bool RunSession::RunIterations() {
     plan.run_id = run_id;
     plan.stop_grace_ms = kStopGraceMs;
     plan.hurry = Hurrying;
-    plan.load.argv = LoadArgv(it, run_id, t0);
+    plan.load.argv = LoadArgv(it, run_id, t0, resumed, only);
     // Children get their own process groups, so a terminal's Ctrl-C reaches ib-run alone and
     // the stop happens in order: ib-load cancels first while ib-sim still answers, then
     // ib-scrape drains, then the server goes. They die with ib-run (parent-death signal).
@@ -583,8 +705,8 @@ int Run(const RunOptions& options) {
   }
   // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a
   // yes at the terminal, or --confirm; never asked with --server-url or provider local.
-  if (!options.confirm && options.server_url.empty() && options.resume_run_id.empty() &&
-      config->infrastructure.provider == "runpod") {
+  // A --resume provisions a pod too, so it is asked as well.
+  if (!options.confirm && options.server_url.empty() && config->infrastructure.provider == "runpod") {
     std::string error;
     auto table = pricing::LoadPricing(&error);
     if (table) {

@@ -37,6 +37,7 @@ struct RunOptions {
   bool confirm = false;     // skip the cost prompt
   bool keep_server = false;  // leave the pod / local ib-sim running at the end
   bool fresh_server = false;  // local: restart ib-sim between iterations (cold prefix cache)
+  bool flush_cache = false;   // ask the server to drop its prefix cache between iterations
   bool dry_run = false;
   int out_fd = STDOUT_FILENO;
   int err_fd = STDERR_FILENO;

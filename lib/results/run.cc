@@ -424,6 +424,8 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
   } else {
     m["clock_origin"] = FormatIsoMs(*origin_ms);
   }
+  // Only in a resumed run's file (ib-run --resume): the partial run it continues.
+  if (json resumed = pick("resumed_from"); !resumed.is_null()) m["resumed_from"] = resumed;
   run.metadata = std::move(m);
 
   if (!samples_.empty()) {

@@ -145,6 +145,11 @@ TEST(IbLoadTool, UsageErrorsExitTwoWithAClearMessage) {
       {{"--server-url", url, "--model", "m", "--prompts", "/nonexistent.jsonl"}, "Prompt file not found"},
       {{"--server-url", url, "--config", "/nonexistent.yaml"}, "ib-load: error"},
       {{"--server-url", url, "--model", "m", "--count", "x"}, "ib-load: error"},
+      {{"--server-url", url, "--model", "m", "--count", "5", "--only-requests", "3,1"}, "ascending without repeats"},
+      {{"--server-url", url, "--model", "m", "--count", "5", "--only-requests", "2-9"}, "beyond the workload's 5"},
+      {{"--server-url", url, "--model", "m", "--count", "5", "--only-requests", "a-b"}, "ranges like 0-9,12"},
+      {{"--server-url", url, "--model", "m", "--workload", "multi_turn", "--only-requests", "1"},
+       "not multi_turn"},
   };
   for (const auto& c : cases) {
     ToolRun run = RunTool(c.args);

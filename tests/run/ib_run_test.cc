@@ -44,6 +44,19 @@ int Health(mg_connection* conn, void*) {
   return 200;
 }
 
+std::atomic<int> g_reset_calls{0};
+
+// vLLM's /reset_prefix_cache (POST); /flush_cache (SGLang's) is left unanswered: 404.
+int ResetPrefixCache(mg_connection* conn, void*) {
+  if (std::string(mg_get_request_info(conn)->request_method) != "POST") {
+    mg_send_http_error(conn, 405, "%s", "POST only");
+    return 405;
+  }
+  ++g_reset_calls;
+  mg_send_http_ok(conn, "text/plain", 0);
+  return 200;
+}
+
 struct Result {
   int code = -1;
   std::string out, err;
@@ -57,6 +70,7 @@ class IbRunTest : public testing::Test {
     ctx_ = mg_start(nullptr, nullptr, options);
     ASSERT_NE(ctx_, nullptr);
     mg_set_request_handler(ctx_, "/health", Health, nullptr);
+    mg_set_request_handler(ctx_, "/reset_prefix_cache", ResetPrefixCache, nullptr);
     mg_server_port ports[1];
     ASSERT_EQ(mg_get_server_ports(ctx_, 1, ports), 1);
     url_ = "http://127.0.0.1:" + std::to_string(ports[0].port);
@@ -284,6 +298,85 @@ TEST_F(IbRunTest, ResumeRunsTheInterruptedIterationAndTheRestOnly) {
   Result other = RunIbRun(RunArgs({"--resume", "other-20260101-000000"}));
   EXPECT_EQ(other.code, 2);
   EXPECT_NE(other.err.find("is not a run of this config"), std::string::npos) << other.err;
+}
+
+bool HasLog(const Result& r, const std::string& fragment) {
+  for (const auto& e : r.events) {
+    if (auto* l = std::get_if<ev::Log>(&e); l && l->message.find(fragment) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(IbRunTest, ResumePlansTheRequestsLeftOrSaysWhyItCannot) {
+  fs::create_directories(dir_ + "/results");
+  // Requests 0, 1 and 3 finished (3 failed on its own: measured), 2 was cancelled by the stop.
+  std::ofstream(dir_ + "/results/fake-sweep-c1-20260101-000000.json") << R"({"status":"partial","requests":[
+    {"request_index":0},{"request_index":1},{"request_index":2,"error_kind":"cancelled"},
+    {"request_index":3,"error_kind":"http_status"}]})";
+  Result r = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(HasLog(r, "iteration 1/2 (fake-sweep-c1) sends the 2 of 5 requests not finished (2,4)"));
+
+  // Every request finished, but the file is partial (the stream ended before iteration_done):
+  // nothing is sent for that iteration; the next one runs.
+  std::ofstream(dir_ + "/results/fake-sweep-c1-20260101-000001.json") << R"({"status":"partial","requests":[
+    {"request_index":0},{"request_index":1},{"request_index":2},{"request_index":3},{"request_index":4}]})";
+  Result all = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000001"}));
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_TRUE(HasLog(all, "all 5 requests of iteration 1/2 (fake-sweep-c1) were finished; nothing left"));
+  std::vector<std::string> iterations;
+  for (const auto& e : all.events) {
+    if (auto* p = std::get_if<ev::Phase>(&e); p && p->phase == "sweep_iteration") iterations.push_back(p->data["name"]);
+  }
+  EXPECT_EQ(iterations, std::vector<std::string>{"fake-sweep-c2"});
+
+  // A duration-based workload cannot continue where it stopped: it runs again in full.
+  std::string timed = dir_ + "/timed.yaml";
+  std::ofstream(timed) << "name: \"timed\"\nmodel:\n  name: \"m\"\nframework: \"vllm\"\n"
+                       << "infrastructure:\n  provider: \"local\"\n"
+                       << "workload:\n  type: \"concurrent\"\n  concurrency: 2\n  duration_s: 1\n"
+                       << "  requests:\n    source: \"" << fs::absolute("prompts/baseline.jsonl").string()
+                       << "\"\n    count: 5\n";
+  std::ofstream(dir_ + "/results/timed-20260101-000000.json") << R"({"status":"partial","requests":[{"request_index":0}]})";
+  Result t = RunIbRun({timed, "--server-url", url_, "--output-dir", dir_ + "/results", "--resume",
+                       "timed-20260101-000000"});
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(HasLog(t, "iteration 1/1 (timed) runs again in full: a duration-based workload cannot continue"));
+}
+
+TEST_F(IbRunTest, FlushCacheAsksTheServerBetweenIterationsOrWarns) {
+  g_reset_calls = 0;
+  Result r = RunIbRun(RunArgs({"--flush-cache"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(g_reset_calls, 1);  // before iteration 2 only
+  EXPECT_TRUE(HasLog(r, "flushed the server's prefix cache (POST /reset_prefix_cache)"));
+  EXPECT_FALSE(HasLog(r, "stays warm"));
+
+  // SGLang's /flush_cache is missing here: a warning, and the run goes on.
+  std::string sglang = dir_ + "/sglang.yaml";
+  std::ofstream(sglang) << "name: \"sg\"\nmodel:\n  name: \"m\"\nframework: \"sglang\"\n"
+                        << "infrastructure:\n  provider: \"local\"\n"
+                        << "workload:\n  type: \"concurrent\"\n  concurrency: 2\n"
+                        << "  requests:\n    source: \"" << fs::absolute("prompts/baseline.jsonl").string()
+                        << "\"\n    count: 3\n  sweep:\n    concurrency: [1, 2]\n";
+  Result s = RunIbRun({sglang, "--server-url", url_, "--output-dir", dir_ + "/results", "--flush-cache"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_TRUE(HasLog(s, "could not flush the prefix cache (POST /flush_cache: HTTP 404): this iteration may see a warm cache"));
+
+  // Without the flag: the warm-cache warning names the remedies.
+  Result warm = RunIbRun(RunArgs());
+  ASSERT_EQ(warm.code, 0) << warm.err;
+  EXPECT_TRUE(HasLog(warm, "prefix cache stays warm: the second reuses its cached prompts and may show flattering "
+                           "TTFT. Pass --flush-cache, or set"));
+}
+
+TEST_F(IbRunTest, HelpStatesTheExitCodes) {
+  Result r = RunIbRun({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("Exit codes: 0 success, 1 the run failed, 2 bad usage or config, 130 interrupted."),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("--flush-cache"), std::string::npos);
 }
 
 TEST_F(IbRunTest, BadConfigExits2WithFileAndLine) {

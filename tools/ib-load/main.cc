@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   flags.Double("idle-timeout-s", &o.idle_timeout_s, "per-stream timeout without bytes (default 120)");
   flags.Double("duration-s", &o.duration_s, "stop sending after this many seconds");
   flags.Double("drain-timeout-s", &o.drain_timeout_s, "after Ctrl-C, how long in-flight requests may finish");
+  flags.String("only-requests", &o.only_requests,
+               "send only these request numbers, e.g. 3,7-99 (resuming a partial run; not multi_turn)");
   flags.Epilog(
       "Example:\n  ib-load --server-url http://127.0.0.1:8000 --model m --workload concurrent --concurrency 8 "
       "--count 64 | ib-aggregate\n"

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   flags.String("name", &o.name, "run name instead of the config's name (run ids, pod name)");
   flags.Bool("keep-server", &o.keep_server, "leave the pod (or local ib-sim) running at the end");
   flags.Bool("fresh-server", &o.fresh_server, "provider local: restart ib-sim between sweep iterations (cold prefix cache)");
+  flags.Bool("flush-cache", &o.flush_cache, "between sweep iterations, ask the server to drop its prefix cache (SGLang /flush_cache; vLLM /reset_prefix_cache, dev mode)");
   flags.String("resume", &o.resume_run_id, "continue the partial run RUN_ID's remaining requests");
   flags.String("output-dir", &o.output_dir, "results directory (default: the config's metrics.output_dir)");
   flags.String("fifo", &o.fifo_path, "also copy the stream into this named FIFO (created if missing)");
