@@ -1,5 +1,7 @@
 #include "lib/orchestrate/output.h"
 
+#include <sys/wait.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -149,6 +151,13 @@ void AggregateStage::Write(std::string_view line) {
     dead_ = true;  // EPIPE: ib-aggregate is gone
   }
   downstream_.Write(line);
+}
+
+bool AggregateStage::exited() const {
+  if (child_.pid <= 0) return true;
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(child_.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+  return info.si_pid == child_.pid;
 }
 
 proc::ExitStatus AggregateStage::Finish(int wait_ms) {

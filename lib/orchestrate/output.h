@@ -79,6 +79,8 @@ class AggregateStage : public LineSink {
   // exit (then SIGTERM, SIGKILL), and joins the relay. Returns its exit status.
   proc::ExitStatus Finish(int wait_ms);
   bool alive() const { return !dead_; }
+  // Whether the process has ended (checked without reaping it: Finish still reports how).
+  bool exited() const;
   pid_t pid() const { return child_.pid; }
 
  private:

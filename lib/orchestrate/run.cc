@@ -30,6 +30,7 @@
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
+#include "lib/runpod/admin.h"
 
 namespace ib::orchestrate {
 namespace {
@@ -104,6 +105,8 @@ class RunSession {
   void FlushPrefixCache(const std::string& run_id);
   bool RunIterations();
   void Cleanup();
+  void TerminateLeftPods(const std::string& how_provision_ended);
+  bool WaitForSummary(const std::string& run_id);
   std::vector<std::string> LoadArgv(const config::Iteration& it, const std::string& run_id,
                                     int64_t t0_ns, bool resumed, const std::string& only) const;
   // --resume, the interrupted iteration: the request numbers still to send ("" all of them);
@@ -603,7 +606,7 @@ bool RunSession::RunIterations() {
       }
     }
     IterationResult r = RunIteration(sup_, agg_, plan, Stopping);
-    if (r.iteration_done && !tracker_.WaitForSummary(run_id, kSummaryWaitMs)) {
+    if (r.iteration_done && !WaitForSummary(run_id)) {
       Log("warning", "no summary from ib-aggregate for " + run_id, run_id);
     }
     if (r.interrupted) return false;
@@ -613,6 +616,28 @@ bool RunSession::RunIterations() {
     }
   }
   return true;
+}
+
+// The iteration's summary, or false once ib-aggregate has died (no summary will come: do not
+// wait a minute per iteration for it) or kSummaryWaitMs passed.
+bool RunSession::WaitForSummary(const std::string& run_id) {
+  for (int waited = 0; waited < kSummaryWaitMs; waited += 200) {
+    if (tracker_.WaitForSummary(run_id, 200)) return true;
+    if (agg_.exited()) return tracker_.WaitForSummary(run_id, 500);  // lines still in the pipe
+  }
+  return false;
+}
+
+void RunSession::TerminateLeftPods(const std::string& how_provision_ended) {
+  Log("warning", "ib-provision ended (" + how_provision_ended +
+                     ") without tearing its pod down; terminating the pods of " + base_id_);
+  std::ostringstream out, err;
+  int rc = runpod::CmdServerStopRun(runpod::AdminOptions(), base_id_, out, err);
+  std::istringstream lines(out.str() + err.str());
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) Log(rc == 0 ? "info" : "error", line);
+  }
+  if (rc != 0 && failure_.empty()) failure_ = "a pod of " + base_id_ + " may still be running: " + err.str();
 }
 
 void RunSession::Cleanup() {
@@ -628,6 +653,10 @@ void RunSession::Cleanup() {
     } else {
       sup_.Await(*server_.child, 60000, 10000);
     }
+    // ib-provision tears its pod down on every exit it sees coming; a SIGKILL it cannot see,
+    // so the pod would run on, billed. ib-run then terminates the run's pods by name.
+    auto status = sup_.Status(*server_.child);
+    if (status && status->signaled && !o_.keep_server) TerminateLeftPods(status->Describe());
   }
   if (server_.kept_pid > 0) {
     Log("info", "ib-sim kept running at " + server_.url + " (pid " +

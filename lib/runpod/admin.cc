@@ -152,6 +152,31 @@ int CmdServerStop(const AdminOptions& o, const std::string& pod_id, std::ostream
   return 0;
 }
 
+int CmdServerStopRun(const AdminOptions& o, const std::string& run_id, std::ostream& out, std::ostream& err) {
+  auto client = MakeClient(o, err);
+  if (!client) return 2;
+  std::vector<Pod> pods;
+  ApiError api;
+  if (!client->ListPods(&pods, &api)) {
+    err << "error: cannot list pods: " << api.message
+        << "\nMANUAL ACTION REQUIRED: terminate pod " << kPodNamePrefix << run_id
+        << " in the RunPod console (https://www.runpod.io/console/pods)\n";
+    return 1;
+  }
+  int rc = 0;
+  for (const Pod& pod : pods) {
+    if (pod.name != kPodNamePrefix + run_id) continue;
+    if (!client->DeletePod(pod.id, &api) && !api.not_found()) {
+      err << "error: cannot terminate pod " << pod.id << ": " << api.message
+          << "\nMANUAL ACTION REQUIRED: terminate it in the RunPod console (https://www.runpod.io/console/pods)\n";
+      rc = 1;
+      continue;
+    }
+    out << "Terminated pod " << pod.id << " (" << pod.name << ")\n";
+  }
+  return rc;
+}
+
 int CmdServerStopOrphans(const AdminOptions& o, std::ostream& out, std::ostream& err) {
   auto client = MakeClient(o, err);
   if (!client) return 2;

@@ -52,6 +52,9 @@ std::string FormatPodTable(const std::vector<IbPod>& pods);
 int CmdServerStatus(const AdminOptions& options, std::ostream& out, std::ostream& err);
 int CmdServerStop(const AdminOptions& options, const std::string& pod_id, std::ostream& out, std::ostream& err);
 int CmdServerStopOrphans(const AdminOptions& options, std::ostream& out, std::ostream& err);
+// Terminates every pod of one run (by its name, "ib-" + run_id): ib-run's last resort when
+// ib-provision, which owns the pod, died without tearing it down. 0 when none is left.
+int CmdServerStopRun(const AdminOptions& options, const std::string& run_id, std::ostream& out, std::ostream& err);
 // Key present (and file private), pricing age, API reachable, ib pods running. Lines
 // "OK   ...", "WARN ...", "FAIL ..."; exit 1 if any FAIL.
 int CmdDoctor(const AdminOptions& options, std::ostream& out, std::ostream& err);

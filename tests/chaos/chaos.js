@@ -67,12 +67,7 @@ const PROVIDER = args.provider || 'runpod';
 // --allow-known: problems that match an open bug owned by another part of the project (named
 // here, narrowly: the victim and the symptom) are printed as KNOWN and do not fail the round.
 // Delete an entry when its fix lands; CI (scripts/test) passes this flag.
-const KNOWN = [
-  { bug: 'ib-run waits 60 s for a summary after ib-aggregate died',
-    victim: (v) => v === 'ib-aggregate', problem: /^ib-run took \d+ s to end/ },
-  { bug: 'a SIGKILLed ib-provision leaves its pod running (nobody deletes it)',
-    victim: (v, sig) => v === 'ib-provision' && sig === 'SIGKILL', problem: /^pod\(s\) left running/ },
-];
+const KNOWN = [];
 const ALLOW_KNOWN = process.argv.includes('--allow-known');
 if (!['runpod', 'local'].includes(PROVIDER)) {
   console.error(`chaos: --provider must be runpod or local, not '${PROVIDER}'`);
