@@ -31,6 +31,24 @@ std::optional<Client> MakeClient(const AdminOptions& o, std::ostream& err) {
   return Client(c);
 }
 
+// Every pod of the account; on failure says why on err.
+bool ListAllPods(Client& client, std::vector<Pod>* pods, std::ostream& err) {
+  ApiError api;
+  if (client.ListPods(pods, &api)) return true;
+  err << "error: cannot list pods: " << api.message << "\n";
+  return false;
+}
+
+// Terminates one pod; on failure tells the user to do it by hand. A pod already gone counts as
+// terminated when gone_is_ok.
+bool TerminatePod(Client& client, const std::string& pod_id, bool gone_is_ok, std::ostream& err) {
+  ApiError api;
+  if (client.DeletePod(pod_id, &api) || (gone_is_ok && api.not_found())) return true;
+  err << "error: cannot terminate pod " << pod_id << ": " << api.message
+      << "\nMANUAL ACTION REQUIRED: terminate it in the RunPod console (https://www.runpod.io/console/pods)\n";
+  return false;
+}
+
 std::string Money(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "$%.2f", v);
@@ -117,11 +135,7 @@ int CmdServerStatus(const AdminOptions& o, std::ostream& out, std::ostream& err)
   auto client = MakeClient(o, err);
   if (!client) return 2;
   std::vector<Pod> pods;
-  ApiError api;
-  if (!client->ListPods(&pods, &api)) {
-    err << "error: cannot list pods: " << api.message << "\n";
-    return 1;
-  }
+  if (!ListAllPods(*client, &pods, err)) return 1;
   auto ib = ClassifyIbPods(pods, o.now);
   out << FormatPodTable(ib);
   double total = 0;
@@ -143,11 +157,7 @@ int CmdServerStop(const AdminOptions& o, const std::string& pod_id, std::ostream
     err << "error: " << api.message << "\n";
     return 1;
   }
-  if (!client->DeletePod(pod_id, &api)) {
-    err << "error: cannot terminate pod " << pod_id << ": " << api.message
-        << "\nMANUAL ACTION REQUIRED: terminate it in the RunPod console (https://www.runpod.io/console/pods)\n";
-    return 1;
-  }
+  if (!TerminatePod(*client, pod_id, /*gone_is_ok=*/false, err)) return 1;
   out << "Terminated pod " << pod_id << " (" << pod.name << ")\n";
   return 0;
 }
@@ -156,23 +166,19 @@ int CmdServerStopRun(const AdminOptions& o, const std::string& run_id, std::ostr
   auto client = MakeClient(o, err);
   if (!client) return 2;
   std::vector<Pod> pods;
-  ApiError api;
-  if (!client->ListPods(&pods, &api)) {
-    err << "error: cannot list pods: " << api.message
-        << "\nMANUAL ACTION REQUIRED: terminate pod " << kPodNamePrefix << run_id
+  if (!ListAllPods(*client, &pods, err)) {
+    err << "MANUAL ACTION REQUIRED: terminate pod " << kPodNamePrefix << run_id
         << " in the RunPod console (https://www.runpod.io/console/pods)\n";
     return 1;
   }
   int rc = 0;
   for (const Pod& pod : pods) {
     if (pod.name != kPodNamePrefix + run_id) continue;
-    if (!client->DeletePod(pod.id, &api) && !api.not_found()) {
-      err << "error: cannot terminate pod " << pod.id << ": " << api.message
-          << "\nMANUAL ACTION REQUIRED: terminate it in the RunPod console (https://www.runpod.io/console/pods)\n";
+    if (TerminatePod(*client, pod.id, /*gone_is_ok=*/true, err)) {
+      out << "Terminated pod " << pod.id << " (" << pod.name << ")\n";
+    } else {
       rc = 1;
-      continue;
     }
-    out << "Terminated pod " << pod.id << " (" << pod.name << ")\n";
   }
   return rc;
 }
@@ -181,11 +187,8 @@ int CmdServerStopOrphans(const AdminOptions& o, std::ostream& out, std::ostream&
   auto client = MakeClient(o, err);
   if (!client) return 2;
   std::vector<Pod> pods;
+  if (!ListAllPods(*client, &pods, err)) return 1;
   ApiError api;
-  if (!client->ListPods(&pods, &api)) {
-    err << "error: cannot list pods: " << api.message << "\n";
-    return 1;
-  }
   int stopped = 0, failed = 0;
   for (const auto& p : ClassifyIbPods(pods, o.now)) {
     if (!p.orphan) {
