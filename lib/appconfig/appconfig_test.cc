@@ -1,4 +1,5 @@
 #include "lib/appconfig/appconfig.h"
+#include "lib/appconfig/commands.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,6 +166,23 @@ TEST_F(AppConfigTest, RedactShowsAtMostFourCharacters) {
   EXPECT_EQ(Redact(""), "(empty)");
   EXPECT_EQ(Redact("short"), "****");
   EXPECT_EQ(Redact("rpa_ABCDEFGHIJKL1234"), "****1234");
+}
+
+TEST_F(AppConfigTest, InitAndConfigSetCommands) {
+  unsetenv("RUNPOD_API_KEY");
+  std::ostringstream out, err;
+  EXPECT_EQ(CmdInit(out, err), 0);
+  EXPECT_NE(out.str().find("Created " + ConfigPath()), std::string::npos) << out.str();
+  std::ostringstream out2;
+  EXPECT_EQ(CmdInit(out2, err), 0);
+  EXPECT_NE(out2.str().find("Config already exists"), std::string::npos);
+  std::ostringstream out3;
+  EXPECT_EQ(CmdConfigSet("runpod.api_key", "test-key-abcdef-1234", out3, err), 0);
+  EXPECT_EQ(out3.str().find("abcdef"), std::string::npos) << out3.str();  // redacted
+  EXPECT_NE(out3.str().find("****1234"), std::string::npos) << out3.str();
+  std::ostringstream out4, err4;
+  EXPECT_EQ(CmdConfigSet("nope", "x", out4, err4), 2);
+  EXPECT_NE(err4.str().find("unknown key 'nope'"), std::string::npos);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "lib/events/events.h"
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 
 namespace ib::dash {
 

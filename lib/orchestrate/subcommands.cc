@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/appconfig/commands.h"
 #include "lib/runpod/admin.h"
 
 namespace ib::orchestrate {
@@ -35,7 +36,7 @@ std::optional<int> RunSubcommand(int argc, char** argv) {
   if (command == "init") {
     if (help) return (std::cout << kUsage, 0);
     if (!args.empty()) return Usage("init takes no arguments");
-    return runpod::CmdInit(std::cout, std::cerr);
+    return appconfig::CmdInit(std::cout, std::cerr);
   }
   if (command == "doctor") {
     if (help) return (std::cout << kUsage, 0);
@@ -50,7 +51,7 @@ std::optional<int> RunSubcommand(int argc, char** argv) {
   if (command == "config") {
     if (help) return (std::cout << kUsage, 0);
     if (args.size() != 3 || args[0] != "set") return Usage("expected: ib-run config set KEY VALUE");
-    return runpod::CmdConfigSet(args[1], args[2], std::cout, std::cerr);
+    return appconfig::CmdConfigSet(args[1], args[2], std::cout, std::cerr);
   }
   if (command == "server") {
     if (help) return (std::cout << kUsage, 0);

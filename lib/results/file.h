@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 
 namespace ib::results {
 

@@ -6,7 +6,7 @@
 //
 // Every input line goes to the output unchanged, in order (bad lines too, each followed by the
 // `error` event it caused; an oversized line is replaced by its error event). Events are grouped
-// by run_id (lib/results/run.h); when a run ends its file is written atomically and a `summary`
+// by run_id (lib/results/aggregator.h); when a run ends its file is written atomically and a `summary`
 // event (the summary object + result_path, status, stop_reason, results_run_id) follows the
 // line that ended it. At EOF or on SIGINT/SIGTERM the runs still open are written as partial.
 // Output is written once per input read (a whole batch of lines per write(2)), so a live
@@ -15,7 +15,7 @@
 
 #include <string>
 
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 
 namespace ib::results {
 

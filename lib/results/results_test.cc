@@ -11,7 +11,7 @@
 
 #include "lib/events/stream.h"
 #include "lib/results/file.h"
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 #include "lib/results/store.h"
 
 namespace ib::results {

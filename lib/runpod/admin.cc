@@ -290,34 +290,4 @@ int CmdUpdatePricing(const AdminOptions& o, std::ostream& out, std::ostream& err
   return 0;
 }
 
-int CmdInit(std::ostream& out, std::ostream& err) {
-  bool created = false;
-  std::string error;
-  if (!ib::appconfig::Init(&created, &error)) {
-    err << "error: " << error << "\n";
-    return 1;
-  }
-  std::string path = ib::appconfig::ConfigPath();
-  if (created) {
-    out << "Created " << path << " (mode 0600)\n";
-  } else {
-    out << "Config already exists: " << path << "\nEdit it, or use ib-run config set KEY VALUE. Not overwriting.\n";
-  }
-  out << "Set your RunPod key: ib-run config set runpod.api_key KEY (or export RUNPOD_API_KEY)\n"
-      << "For gated models: ib-run config set huggingface.token TOKEN (or export HF_TOKEN)\n";
-  return 0;
-}
-
-int CmdConfigSet(const std::string& key, const std::string& value, std::ostream& out, std::ostream& err) {
-  std::string error;
-  if (!ib::appconfig::Set(key, value, &error)) {
-    err << "error: " << error << "\n";
-    return 2;
-  }
-  bool secret = key.find("key") != std::string::npos || key.find("token") != std::string::npos;
-  out << "Set " << key << " = " << (secret ? ib::appconfig::Redact(value) : value) << " in "
-      << ib::appconfig::ConfigPath() << "\n";
-  return 0;
-}
-
 }  // namespace ib::runpod

@@ -1,5 +1,6 @@
 // The whole-tool commands that ib-run exposes around pods and settings: `server status`,
-// `server stop ID|--all-orphans`, `doctor`, `update-pricing`, `init` and `config set`.
+// `server stop ID|--all-orphans`, `doctor` and `update-pricing` (the settings commands `init`
+// and `config set` live beside the settings, in lib/appconfig/commands.h).
 // Each Cmd* returns the exit code and writes human text to out/err; none prints a secret.
 //
 //   ib::runpod::AdminOptions options;               // RunPod URLs from env or defaults
@@ -60,7 +61,5 @@ int CmdServerStopRun(const AdminOptions& options, const std::string& run_id, std
 int CmdDoctor(const AdminOptions& options, std::ostream& out, std::ostream& err);
 // Refreshes prices into ~/.config/ib/pricing.json.
 int CmdUpdatePricing(const AdminOptions& options, std::ostream& out, std::ostream& err);
-int CmdInit(std::ostream& out, std::ostream& err);
-int CmdConfigSet(const std::string& key, const std::string& value, std::ostream& out, std::ostream& err);
 
 }  // namespace ib::runpod

@@ -8,7 +8,6 @@
 
 #include <gtest/gtest.h>
 
-#include "lib/appconfig/appconfig.h"
 #include "lib/pricing/pricing.h"
 #include "lib/runpod/launch.h"
 #include "tests/fake_runpod/fake_runpod.h"
@@ -188,23 +187,6 @@ TEST_F(AdminTest, UpdatePricingWritesADatedFileThatLoadPricingThenUses) {
   std::ostringstream err2;
   EXPECT_EQ(CmdUpdatePricing(options_, out, err2), 1);
   EXPECT_NE(err2.str().find("HTTP 500"), std::string::npos) << err2.str();
-}
-
-TEST_F(AdminTest, InitAndConfigSet) {
-  unsetenv("RUNPOD_API_KEY");
-  std::ostringstream out, err;
-  EXPECT_EQ(CmdInit(out, err), 0);
-  EXPECT_NE(out.str().find("Created " + ib::appconfig::ConfigPath()), std::string::npos) << out.str();
-  std::ostringstream out2;
-  EXPECT_EQ(CmdInit(out2, err), 0);
-  EXPECT_NE(out2.str().find("Config already exists"), std::string::npos);
-  std::ostringstream out3;
-  EXPECT_EQ(CmdConfigSet("runpod.api_key", "test-key-abcdef-1234", out3, err), 0);
-  EXPECT_EQ(out3.str().find("abcdef"), std::string::npos) << out3.str();  // redacted
-  EXPECT_NE(out3.str().find("****1234"), std::string::npos) << out3.str();
-  std::ostringstream out4, err4;
-  EXPECT_EQ(CmdConfigSet("nope", "x", out4, err4), 2);
-  EXPECT_NE(err4.str().find("unknown key 'nope'"), std::string::npos);
 }
 
 }  // namespace

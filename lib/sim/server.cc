@@ -26,7 +26,7 @@
 
 #include "lib/sim/engine.h"
 #include "lib/sim/metrics.h"
-#include "lib/sim/sse.h"
+#include "lib/sim/wire_format.h"
 #include "lib/sim/text.h"
 #include "lib/sim/truth.h"
 

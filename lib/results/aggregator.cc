@@ -1,4 +1,4 @@
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 
 #include <algorithm>
 #include <cmath>

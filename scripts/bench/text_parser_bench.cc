@@ -1,6 +1,6 @@
 // Parse speed of the real vLLM V1 page (45 KB): parses per second and MB/s, with the scrape
 // loop's pattern (one reused TextParser, a handler that looks at every sample).
-//   bazel run -c opt //lib/prom:text_parser_bench [-- FILE [SECONDS]]
+//   bazel run -c opt //scripts/bench:text_parser_bench [-- FILE [SECONDS]]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // CPU cost of ib-scrape's loop at 10 Hz: serves the real 45 KB vLLM V1 page from Civetweb on
 // 127.0.0.1:0 (or scrapes --url), runs the real ib-scrape binary for a few seconds with its
 // NDJSON going to /dev/null, and prints the child's user+system CPU as a share of one core.
-//   bazel run -c opt //lib/scrape:scrape_cpu_bench [-- SECONDS [INTERVAL_MS [URL]]]
+//   bazel run -c opt //scripts/bench:scrape_cpu_bench [-- SECONDS [INTERVAL_MS [URL]]]
 #include <civetweb.h>
 #include <fcntl.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-#include "lib/sim/sse.h"
+#include "lib/sim/wire_format.h"
 
 #include "lib/sim/text.h"
 
