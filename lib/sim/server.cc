@@ -195,6 +195,9 @@ struct Server::Impl {
       for (const Emission& e : emissions) Deliver(e, &finished, &cancelled);
       lock.lock();
       for (Request* r : cancelled) engine.Cancel(&r->seq);
+      // A finished request leaves `live` here, with its outcome settled by the writes above, so
+      // a Stop() that comes before its handler runs again cannot mark it client_gone.
+      for (Request* r : finished) live.erase(r);
       lock.unlock();
       for (Request* r : finished) MarkDone(r);
       lock.lock();
@@ -689,11 +692,15 @@ void Server::Stop(bool stop_http) {
   }
   if (s.scheduler.joinable()) s.scheduler.join();
   {
-    // Wake every handler still waiting; their connections are ended by Civetweb or the exit.
+    // Wake every handler still waiting on an unfinished request (finished ones left `live` when
+    // their last chunk was written); their connections are ended by Civetweb or the exit.
     std::lock_guard<PiMutex> lock(s.mu);
     for (Request* r : s.live) {
+      std::lock_guard<std::mutex> l(r->mu);
+      if (r->done) continue;
       r->client_gone = true;
-      Impl::MarkDone(r);
+      r->done = true;
+      r->cv.notify_one();
     }
   }
   // Let woken handlers write their truth lines (bounded: a handler stuck in a write to a client
