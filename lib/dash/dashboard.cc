@@ -67,6 +67,15 @@ void Dashboard::OnEvent(const std::string& source, const events::Event& event,
                         std::string_view raw_line, bool deferred) {
   hub_.PublishEvent(event, raw_line, /*wake=*/!deferred);
   recorder_.Add(source, event);
+  metrics_.Add(event);
+}
+
+HttpReply Dashboard::HandleMetrics(std::string_view accept) const {
+  openmetrics::Format format = openmetrics::NegotiateFormat(accept);
+  HttpReply reply;
+  reply.content_type = std::string(openmetrics::ContentType(format));
+  reply.body = hub_.Redact(metrics_.Page(format));
+  return reply;
 }
 
 void Dashboard::Flush(const std::string&) { hub_.WakeAll(); }

@@ -24,6 +24,7 @@
 #include "lib/dash/stream_recorder.h"
 #include "lib/dash/live_hub.h"
 #include "lib/dash/stream_sink.h"
+#include "lib/openmetrics/run_metrics.h"
 
 namespace ib::dash {
 
@@ -75,6 +76,8 @@ class Dashboard : public StreamSink {
   void HandleCommand(LiveHub::Client& client, std::string_view text);
   // GET /api/... (path without the query string, URL-decoded but not normalized).
   HttpReply HandleApiGet(std::string_view path);
+  // GET /metrics: the current run as OpenMetrics, or Prometheus text when `accept` prefers it.
+  HttpReply HandleMetrics(std::string_view accept) const;
 
   LiveHub& hub() { return hub_; }
   const DashboardOptions& options() const { return options_; }
@@ -93,6 +96,7 @@ class Dashboard : public StreamSink {
   DashboardOptions options_;
   LiveHub hub_;
   StreamRecorder recorder_;
+  openmetrics::LiveMetrics metrics_;
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
   bool tick_stop_ = false;

@@ -242,6 +242,12 @@ struct DashServer::Impl {
       if (!TokenMatches(token ? token : "")) return SendError(conn, 403, "missing or wrong token");
       return SendError(conn, uri.starts_with("/api/") ? 404 : 405, "no such route");
     }
+    if (uri == "/metrics") {  // for Prometheus: no token (nothing secret), Host still checked
+      const char* accept = mg_get_header(conn, "Accept");
+      HttpReply reply = dashboard.HandleMetrics(accept ? accept : "");
+      Send(conn, reply.status, reply.content_type, reply.body);
+      return reply.status;
+    }
     if (uri.starts_with("/api/")) {
       HttpReply reply = dashboard.HandleApiGet(uri);
       std::shared_ptr<const std::string> gz;

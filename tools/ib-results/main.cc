@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "lib/cli/flags.h"
+#include "lib/openmetrics/run_metrics.h"
 #include "lib/results/report.h"
 #include "lib/results/store.h"
 
@@ -36,9 +37,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   flags.String("dir", &dir, "the results directory");
   flags.Bool("json", &as_json, "print JSON instead of tables (list, show, compare)");
-  flags.String("format", &format, "export format: csv or json");
+  flags.String("format", &format, "export format: csv, json or openmetrics");
+  double step_s = 0;
+  flags.Double("step", &step_s,
+               "openmetrics: seconds between points (default 1, longer for runs over an hour)");
   flags.Bool("summary", &summary, "export the summary as metric,value rows instead of requests");
-  flags.Positional("list | show RUN | compare A B [C...] | export RUN --format csv|json", &args, 1);
+  flags.Positional("list | show RUN | compare A B [C...] | export RUN --format csv|json|openmetrics", &args, 1);
   flags.Epilog(
       "RUN is a run id or any part of one that matches a single file.\n"
       "Examples:\n"
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
       "  ib-results show 20260212-1500\n"
       "  ib-results compare baseline-vllm baseline-sglang --json\n"
       "  ib-results export sim-smoke --format csv > requests.csv\n"
+      "  ib-results export sim-smoke --format openmetrics > run.om   # promtool tsdb create-blocks-from openmetrics run.om DIR\n"
       "Exit codes: 0 ok, 1 run not found, ambiguous or unreadable, 2 bad usage.");
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   const std::string& command = args[0];
@@ -85,8 +90,20 @@ int main(int argc, char** argv) {
   }
   if (command == "export") {
     if (args.size() != 2) return Usage("export takes one RUN");
-    if (format != "csv" && format != "json") return Usage("export needs --format csv or --format json");
+    if (format != "csv" && format != "json" && format != "openmetrics")
+      return Usage("export needs --format csv, json or openmetrics");
+    if (step_s < 0) return Usage("--step must be positive");
+    if (format == "openmetrics" && summary) return Usage("--summary is for csv and json");
     if (!Load(dir, args[1], &run)) return 1;
+    if (format == "openmetrics") {
+      std::string out, error;
+      if (!ib::openmetrics::ExportRun(run, step_s, &out, &error)) {
+        std::fprintf(stderr, "ib-results: error: %s: %s\n", args[1].c_str(), error.c_str());
+        return 1;
+      }
+      std::cout << out;
+      return 0;
+    }
     if (format == "csv") {
       std::cout << (summary ? ib::results::SummaryCsv(run) : ib::results::RequestsCsv(run));
     } else {
