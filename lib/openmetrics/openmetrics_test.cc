@@ -8,7 +8,7 @@
 #include "lib/openmetrics/run_metrics.h"
 #include "lib/openmetrics/writer.h"
 #include "lib/results/file.h"
-#include "lib/results/run.h"
+#include "lib/results/aggregator.h"
 
 namespace ib::openmetrics {
 namespace {
