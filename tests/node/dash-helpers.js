@@ -7,6 +7,7 @@ const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const WebSocket = require('ws');
+const { logChild } = require('./child-log');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(ROOT, 'bazel-bin');
@@ -31,6 +32,7 @@ async function startDash({ args = [], env = {}, stdin = 'pipe', resultsDir, expe
     '--experiments-dir', experimentsDir || path.join(FIXTURES, 'experiments'),
     '--web-dir', webDir || path.join(FIXTURES, 'web'), ...args];
   const proc = spawn(IB_DASH, argv, { env: { ...process.env, ...env }, stdio: [stdin, 'ignore', 'pipe'] });
+  logChild('ib-dash', proc);
   let stderr = '';
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('ib-dash did not start: ' + stderr)), 15000);

@@ -9,6 +9,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startDash, connect, line, tmpDir } = require('./dash-helpers');
+const { logChild } = require('./child-log');
 
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(__dirname, '..', '..', 'bazel-bin');
 const IB_AGGREGATE = path.join(BIN_DIR, 'tools', 'ib-aggregate', 'ib-aggregate');
@@ -30,6 +31,7 @@ const runFiles = (dir, run) => fs.readdirSync(dir).filter((f) => f.startsWith(ru
 function startAggregate(input, resultsDir) {
   assert.ok(fs.existsSync(IB_AGGREGATE), `${IB_AGGREGATE} is not built (bazel build //tools/ib-aggregate)`);
   const p = spawn(IB_AGGREGATE, ['--output-dir', resultsDir], { stdio: ['pipe', 'ignore', 'pipe'] });
+  logChild('ib-aggregate', p);
   let stderr = '';
   p.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { startDash, request, connect, tmpDir, fakeBinDir } = require('./dash-helpers');
+const { logChild } = require('./child-log');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(ROOT, 'bazel-bin');
@@ -111,6 +112,7 @@ test('the RunPod key is absent from every output byte of a full run', { timeout:
   const fake = spawn(path.join(BIN_DIR, 'tests', 'fake_runpod', 'fake_runpod'), ['--port-file', portFile,
     '--ledger', path.join(dir, 'ledger.json'), '--work-dir', dir, '--api-key', MARKER,
     '--sim-bin', path.join(BIN_DIR, 'tools', 'ib-sim', 'ib-sim')], { stdio: 'ignore' });
+  const fakeExited = new Promise((resolve) => fake.on('exit', resolve));
   let port = 0;
   for (let i = 0; i < 400 && !port; ++i) {
     try { port = Number(fs.readFileSync(portFile, 'utf8')); } catch { await new Promise((r) => setTimeout(r, 25)); }
@@ -133,6 +135,7 @@ metrics: {sample_interval_ms: 100, output_dir: "${results}"}
   const d = await startDash({ resultsDir: results, env });
   const ws = await connect(d.wsUrl());
   const run = spawn(path.join(BIN_DIR, 'tools', 'ib-run', 'ib-run'), [config, '--ndjson', '--confirm'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  logChild('ib-run', run);
   let out = '';
   let err = '';
   run.stdout.on('data', (b) => { out += b; d.proc.stdin.write(b); });
@@ -149,7 +152,9 @@ metrics: {sample_interval_ms: 100, output_dir: "${results}"}
   await ws.close();
   d.proc.stdin.end();
   await d.stop();
+  // The fake writes its ledger into dir as it shuts down: wait for it before removing dir.
   fake.kill('SIGTERM');
+  await fakeExited;
 
   assert.equal(code, 0, `ib-run exit ${code}: ${err.slice(-2000)}`);
   assert.ok(out.includes('"source":"ib-provision"'), 'ib-provision\'s stderr is in the stream');

@@ -11,6 +11,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { logChild } = require('./child-log');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(ROOT, 'bazel-bin');
@@ -34,6 +35,7 @@ metrics: {sample_interval_ms: 100, output_dir: "${results}"}
 `);
   return new Promise((resolve) => {
     const child = spawn(IB_RUN, [path.join(dir, 'fault.yaml'), '--ndjson', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    logChild('ib-run', child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -121,7 +121,12 @@ async function main() {
   const code = await ibRunDone;
   await new Promise((r) => setTimeout(r, 1500));  // let ib-dash forward the tail
   ws.close();
+  // ib-dash may still save into work/results as it stops: wait for it before counting files.
+  const dashExited = new Promise((r) => { if (dash.exitCode !== null || dash.signalCode !== null) r(); else dash.on('exit', r); });
   dash.kill('SIGTERM');
+  const dashTimer = setTimeout(() => dash.kill('SIGKILL'), 15000);
+  await dashExited;
+  clearTimeout(dashTimer);
 
   // Flatness: the median of the tenth of the run right after warm-up against the median of the
   // last tenth of the samples taken while the workload was still running (the final seconds are

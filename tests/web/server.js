@@ -44,6 +44,7 @@ function startDash({ resultsDir, experimentsDir = path.join(ROOT, 'experiments')
   }
   const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   proc.stdin.on('error', () => {}); // the server may be killed while we write
+  require('../node/child-log').logChild(kind, proc);
   let stderr = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`${kind} did not start in ${timeoutMs} ms:\n${stderr}`)); }, timeoutMs);
