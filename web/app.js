@@ -450,6 +450,7 @@
         this.$watch('selectedConfig', () => { this.costConfirmed = false; });
         this.refreshConfigs();
         this.refreshResults();
+        this.checkSchema();
         this.connect();
         window.ibDash = { live: () => live, history: () => history, liveRun: () => liveRun, app: this };
       },
@@ -653,6 +654,16 @@
             else if (!histTimer) histTimer = setTimeout(() => { histTimer = null; this.schedule(); }, wait);
           }
         });
+      },
+
+      // The event fields the model reads must exist in ib-dash's schema (one definition in lib/events).
+      async checkSchema() {
+        try {
+          const r = await fetch('/api/schema');
+          if (!r.ok) return;
+          const missing = M.checkSchema(await r.json());
+          if (missing.length) console.warn(`ib-dash: the page reads request fields the server no longer defines: ${missing.join(', ')}`);
+        } catch (e) { /* offline: nothing to check against */ }
       },
 
       // ---- left column ----

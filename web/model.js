@@ -79,6 +79,18 @@
     return true;
   }
 
+  // The request_complete / requests[] fields this file reads (besides v1's tbt_ms and old files'
+  // finished_at). ib-dash serves the one definition (lib/events/request_fields.h) at /api/schema;
+  // checkSchema names any field read here that the schema no longer has (a rename would
+  // otherwise blank a chart silently). The node tests check it against the real ib-dash.
+  const REQUEST_FIELDS = ['request_index', 'warmup', 'error', 'start_ms', 'end_ms', 'started_at',
+    'ttft_ms', 'e2e_latency_ms', 'completion_tokens', 'inter_token_latencies_ms'];
+  function checkSchema(schema) {
+    const fields = schema && Array.isArray(schema.request_complete) ? schema.request_complete : [];
+    const have = new Set(fields.map((f) => f && f.name));
+    return REQUEST_FIELDS.filter((name) => !have.has(name));
+  }
+
   // A whole results file (either tool's) → run model.
   function runFromResults(file) {
     const run = newRun(file && file.run_id);
@@ -391,6 +403,7 @@
     num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
     histogram, rollingThroughput, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
     fmtPcts, summaryCards, compareRows, delta, METRICS, PHASES, PHASE_COUNT, parseResultsText,
+    REQUEST_FIELDS, checkSchema,
   };
   if (typeof module !== 'undefined' && module.exports) module.exports = api;
   else root.IbModel = api;

@@ -234,6 +234,12 @@ HttpReply Dashboard::ApiGet(std::string_view path) {
     return {file.status, "application/json", std::move(file.body), true, file.identity};
   }
   if (path == "/api/stats") return {200, "application/json", hub_.Stats().dump()};
+  if (path == "/api/schema") {
+    // The event fields the page reads, from lib/events' one definition (request_fields.h).
+    static const std::string kSchema =
+        nlohmann::json{{"request_complete", events::RequestCompleteSchema()}}.dump();
+    return {200, "application/json", kSchema};
+  }
   if (path == "/api/queue") {
     auto runner = Runner();
     return {200, "application/json", runner ? runner->QueueJson().dump() : "[]"};

@@ -53,18 +53,6 @@ class ExperimentRunner::ChildSink : public StreamSink {
   std::string last_run_id_;  // guarded by runner_.mu_
 };
 
-namespace {
-
-std::string LevelOf(const std::string& line) {
-  std::string lower = line;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  if (lower.find("error") != std::string::npos) return "error";
-  if (lower.find("warn") != std::string::npos) return "warning";
-  return "info";
-}
-
-}  // namespace
-
 ExperimentRunner::ExperimentRunner(RunnerOptions options, StreamSink& sink,
                                    std::function<void(const json&)> on_queue_change)
     : options_(std::move(options)), sink_(sink), on_queue_change_(std::move(on_queue_change)) {
@@ -244,7 +232,7 @@ void ExperimentRunner::RunEntry(Entry entry) {
     events::LineReader lines(fd, 64 * 1024);
     while (auto line = lines.Next()) {
       if (line->oversized || line->text.empty()) continue;
-      sink_.OnEvent("ib-run", events::MakeLog(child_sink.last_run_id(), LevelOf(line->text),
+      sink_.OnEvent("ib-run", events::MakeLog(child_sink.last_run_id(), events::StderrLevel(line->text),
                                               line->text, "ib-run"));
     }
   });

@@ -173,6 +173,77 @@ ParseResult ParseGpuSample(const json& j, int version) {
   return {s, ""};
 }
 
+// One reader per C++ type of request_fields.h; the field table picks the overload.
+void ReadField(Fields& f, const char* key, int flags, int64_t* out) {
+  auto v = f.OptInt(key);
+  if (!v && (flags & field::kRequired) && f.error->empty())
+    *f.error = f.where + "missing integer \"" + key + "\"";
+  *out = v.value_or(0);
+}
+void ReadField(Fields& f, const char* key, int, int* out) {
+  *out = static_cast<int>(f.OptInt(key).value_or(0));
+}
+void ReadField(Fields& f, const char* key, int, std::optional<int>* out) {
+  if (auto v = f.OptInt(key)) *out = static_cast<int>(*v);
+}
+void ReadField(Fields& f, const char* key, int, std::optional<int64_t>* out) { *out = f.OptInt(key); }
+void ReadField(Fields& f, const char* key, int, bool* out) { *out = f.Bool(key); }
+void ReadField(Fields& f, const char* key, int, double* out) { *out = f.Number(key); }
+void ReadField(Fields& f, const char* key, int, std::optional<double>* out) { *out = f.OptNumber(key); }
+void ReadField(Fields& f, const char* key, int, std::string* out) { *out = f.String(key); }
+void ReadField(Fields& f, const char* key, int, std::optional<std::string>* out) {
+  *out = f.OptString(key);
+}
+void ReadField(Fields& f, const char* key, int, std::vector<double>* out) {
+  const json* list = f.Find(key);
+  if (list == nullptr || list->is_null()) return;
+  if (!list->is_array()) {
+    f.Fail(std::string(key) + " must be an array");
+    return;
+  }
+  out->reserve(list->size());
+  for (const auto& v : *list) {
+    if (!v.is_number()) {
+      f.Fail(std::string(key) + " must hold numbers");
+      return;
+    }
+    out->push_back(v.get<double>());
+  }
+}
+
+// One writer per C++ type; kOmitNull leaves an unset optional out.
+void PutField(json& d, const char* key, int, const int64_t& v) { d[key] = v; }
+void PutField(json& d, const char* key, int, const int& v) { d[key] = v; }
+void PutField(json& d, const char* key, int, const bool& v) { d[key] = v; }
+void PutField(json& d, const char* key, int, const double& v) { d[key] = v; }
+void PutField(json& d, const char* key, int, const std::string& v) { d[key] = v; }
+void PutField(json& d, const char* key, int, const std::vector<double>& list) {
+  json a = json::array();
+  for (double v : list) a.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+  d[key] = std::move(a);
+}
+void PutField(json& d, const char* key, int flags, const std::optional<double>& v) {
+  if (!v && (flags & field::kOmitNull)) return;
+  PutOpt(d, key, v);
+}
+template <typename T>
+void PutField(json& d, const char* key, int flags, const std::optional<T>& v) {
+  if (!v && (flags & field::kOmitNull)) return;
+  PutOptValue(d, key, v);
+}
+
+template <typename T> constexpr const char* kSchemaType = "string";
+template <> constexpr const char* kSchemaType<int64_t> = "integer";
+template <> constexpr const char* kSchemaType<int> = "integer";
+template <> constexpr const char* kSchemaType<std::optional<int64_t>> = "integer";
+template <> constexpr const char* kSchemaType<std::optional<int>> = "integer";
+template <> constexpr const char* kSchemaType<double> = "number";
+template <> constexpr const char* kSchemaType<std::optional<double>> = "number";
+template <> constexpr const char* kSchemaType<bool> = "boolean";
+template <> constexpr const char* kSchemaType<std::vector<double>> = "number[]";
+template <typename T> constexpr bool kNullable = false;
+template <typename T> constexpr bool kNullable<std::optional<T>> = true;
+
 ParseResult ParseRequestComplete(const json& j, int version) {
   std::string error;
   if (!j.contains("data")) return Fail("request_complete: missing field \"data\"");
@@ -180,48 +251,15 @@ ParseResult ParseRequestComplete(const json& j, int version) {
   Fields f{data, &error, "request_complete.data: "};
   RequestComplete r;
   r.run_id = Fields{j, &error, "request_complete: "}.String("run_id");
-  auto index = f.OptInt("request_index");
-  if (!index && error.empty()) error = "request_complete.data: missing integer \"request_index\"";
-  r.request_index = index.value_or(0);
-  r.ttft_ms = f.OptNumber("ttft_ms");
-  r.e2e_latency_ms = f.OptNumber("e2e_latency_ms");
-  r.prompt_tokens = f.OptInt("prompt_tokens");
-  r.completion_tokens = f.OptInt("completion_tokens");
-  r.error = f.OptString("error");
-  if (version == 1) {
-    r.tpot_ms = f.OptNumber("tbt_ms");
-  } else {
-    r.iteration = static_cast<int>(f.OptInt("iteration").value_or(0));
-    if (auto v = f.OptInt("conversation_index")) r.conversation_index = static_cast<int>(*v);
-    if (auto v = f.OptInt("turn_index")) r.turn_index = static_cast<int>(*v);
-    r.warmup = f.Bool("warmup");
-    r.start_ms = f.Number("start_ms");
-    r.end_ms = f.Number("end_ms");
-    r.scheduled_ms = f.OptNumber("scheduled_ms");
-    r.send_lag_ms = f.OptNumber("send_lag_ms");
-    r.ttfc_ms = f.OptNumber("ttfc_ms");
-    r.tpot_ms = f.OptNumber("tpot_ms");
-    if (const json* itl = f.Find("inter_token_latencies_ms"); itl && !itl->is_null()) {
-      if (!itl->is_array()) {
-        if (error.empty()) error = "request_complete.data: inter_token_latencies_ms must be an array";
-      } else {
-        r.inter_token_latencies_ms.reserve(itl->size());
-        for (const auto& v : *itl) {
-          if (!v.is_number()) {
-            if (error.empty())
-              error = "request_complete.data: inter_token_latencies_ms must hold numbers";
-            break;
-          }
-          r.inter_token_latencies_ms.push_back(v.get<double>());
-        }
-      }
-    }
-    r.token_count_source = f.String("token_count_source");
-    r.error_kind = f.OptString("error_kind");
-    if (auto v = f.OptInt("http_status")) r.http_status = static_cast<int>(*v);
-    r.started_at = f.OptString("started_at");
-    r.client_degraded = f.Bool("client_degraded");
+  // Stream v1 carried only the fields with a v1 key (tpot_ms was tbt_ms).
+#define IB_READ_FIELD(type, name, v1_key, flags, doc)                       \
+  if (version >= 2) {                                                       \
+    ReadField(f, #name, flags, &r.name);                                    \
+  } else if (const char* k1 = v1_key; k1 != nullptr) {                     \
+    ReadField(f, k1, flags, &r.name);                                       \
   }
+  IB_REQUEST_COMPLETE_FIELDS(IB_READ_FIELD)
+#undef IB_READ_FIELD
   if (!error.empty()) return Fail(error);
   return {r, ""};
 }
@@ -236,6 +274,19 @@ ParseResult ParseLog(const json& j, int version) {
   l.message = f.String("message", true);
   l.timestamp = f.String("timestamp");
   l.source = f.String("source");
+  if (const json* st = f.Find("scrape_stats"); st != nullptr && !st->is_null()) {
+    if (!st->is_object()) {
+      f.Fail("field \"scrape_stats\" must be an object");
+    } else {
+      Fields s{*st, &error, "log.scrape_stats: "};
+      ScrapeStats stats;
+      stats.scrapes = s.OptInt("scrapes").value_or(0);
+      stats.failed = s.OptInt("failed").value_or(0);
+      stats.counter_resets = s.OptInt("counter_resets").value_or(0);
+      stats.skipped_slots = s.OptInt("skipped_slots").value_or(0);
+      l.scrape_stats = stats;
+    }
+  }
   (void)version;
   if (error.empty() && l.level != "debug" && l.level != "info" && l.level != "warning" &&
       l.level != "error") {
@@ -272,6 +323,22 @@ ParseResult ParseError(const json& j, int version) {
 }
 
 }  // namespace
+
+json RequestCompleteSchema() {
+  json out = json::array();
+#define IB_SCHEMA_FIELD(type, name, v1_key, flags, doc)                                       \
+  {                                                                                          \
+    std::string_view key = #name;                                                            \
+    out.push_back({{"name", key},                                                            \
+                   {"type", kSchemaType<type>},                                              \
+                   {"nullable", kNullable<type>},                                            \
+                   {"unit", key.ends_with("_ms") ? "ms" : key.ends_with("tokens") ? "tokens" : ""}, \
+                   {"doc", doc}});                                                           \
+  }
+  IB_REQUEST_COMPLETE_FIELDS(IB_SCHEMA_FIELD)
+#undef IB_SCHEMA_FIELD
+  return out;
+}
 
 bool IsKnownPhase(std::string_view name) {
   for (const char* p : kPhases) {
@@ -349,30 +416,9 @@ json ToJson(const Event& event) {
     json operator()(const RequestComplete& r) const {
       json j = Envelope("request_complete", r.run_id);
       json d = json::object();
-      d["request_index"] = r.request_index;
-      d["iteration"] = r.iteration;
-      PutOptValue(d, "conversation_index", r.conversation_index);
-      PutOptValue(d, "turn_index", r.turn_index);
-      d["warmup"] = r.warmup;
-      d["start_ms"] = r.start_ms;
-      d["end_ms"] = r.end_ms;
-      PutOpt(d, "scheduled_ms", r.scheduled_ms);
-      PutOpt(d, "send_lag_ms", r.send_lag_ms);
-      PutOpt(d, "ttft_ms", r.ttft_ms);
-      PutOpt(d, "ttfc_ms", r.ttfc_ms);
-      PutOpt(d, "e2e_latency_ms", r.e2e_latency_ms);
-      PutOpt(d, "tpot_ms", r.tpot_ms);
-      json itl = json::array();
-      for (double v : r.inter_token_latencies_ms) itl.push_back(std::isfinite(v) ? json(v) : json(nullptr));
-      d["inter_token_latencies_ms"] = std::move(itl);
-      PutOptValue(d, "prompt_tokens", r.prompt_tokens);
-      PutOptValue(d, "completion_tokens", r.completion_tokens);
-      d["token_count_source"] = r.token_count_source;
-      PutOptValue(d, "error", r.error);
-      PutOptValue(d, "error_kind", r.error_kind);
-      PutOptValue(d, "http_status", r.http_status);
-      PutOptValue(d, "started_at", r.started_at);
-      d["client_degraded"] = r.client_degraded;
+#define IB_PUT_FIELD(type, name, v1_key, flags, doc) PutField(d, #name, flags, r.name);
+      IB_REQUEST_COMPLETE_FIELDS(IB_PUT_FIELD)
+#undef IB_PUT_FIELD
       j["data"] = std::move(d);
       return j;
     }
@@ -382,6 +428,12 @@ json ToJson(const Event& event) {
       j["message"] = l.message;
       j["timestamp"] = l.timestamp;
       j["source"] = l.source;
+      if (l.scrape_stats) {
+        j["scrape_stats"] = {{"scrapes", l.scrape_stats->scrapes},
+                             {"failed", l.scrape_stats->failed},
+                             {"counter_resets", l.scrape_stats->counter_resets},
+                             {"skipped_slots", l.scrape_stats->skipped_slots}};
+      }
       return j;
     }
     json operator()(const Summary& s) const {
@@ -520,26 +572,28 @@ Log MakeLog(std::string run_id, std::string level, std::string message, std::str
   return l;
 }
 
-std::string ScrapeStopMessage(int64_t scrapes, int64_t failed, int64_t counter_resets,
-                              int64_t skipped_slots) {
-  return "stopped after " + std::to_string(scrapes) + " scrapes (" + std::to_string(failed) +
-         " failed, " + std::to_string(counter_resets) + " counter resets, " +
-         std::to_string(skipped_slots) + " slots skipped)";
+Log ScrapeStopLog(std::string run_id, const ScrapeStats& stats, const std::string& suffix) {
+  Log l = MakeLog(std::move(run_id), "info",
+                  "stopped after " + std::to_string(stats.scrapes) + " scrapes (" +
+                      std::to_string(stats.failed) + " failed, " +
+                      std::to_string(stats.counter_resets) + " counter resets, " +
+                      std::to_string(stats.skipped_slots) + " slots skipped)" + suffix,
+                  "ib-scrape");
+  l.scrape_stats = stats;
+  return l;
 }
 
-std::optional<int64_t> FailedScrapesIn(const Log& log) {
-  static constexpr std::string_view kPrefix = "stopped after ";
-  const std::string& m = log.message;
-  if (log.source != "ib-scrape" || m.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
-  const std::size_t open = m.find(" scrapes (", kPrefix.size());
-  if (open == std::string::npos) return std::nullopt;
-  const char* first = m.data() + open + 10;
-  const char* last = m.data() + m.size();
-  int64_t failed = 0;
-  auto [end, ec] = std::from_chars(first, last, failed);
-  if (ec != std::errc() || end == first || std::string_view(end, last - end).rfind(" failed", 0) != 0)
-    return std::nullopt;
-  return failed;
+std::string StderrLevel(std::string_view line) {
+  const std::size_t colon = line.find(": ");
+  if (colon == std::string_view::npos || colon == 0 || line.substr(0, colon).find(' ') != std::string_view::npos)
+    return "info";
+  std::string_view rest = line.substr(colon + 2);
+  const std::size_t end = rest.find_first_of(": ");
+  if (end == std::string_view::npos) return "info";
+  std::string_view word = rest.substr(0, end);
+  if (word == "error" || word == "fatal") return "error";
+  if (word == "warning" || word == "warn") return "warning";
+  return "info";
 }
 
 Error MakeError(std::string run_id, std::string message, std::string source,

@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/events/request_fields.h"
+
 namespace ib::events {
 
 inline constexpr int kStreamVersion = 2;
@@ -75,41 +77,37 @@ struct GpuSample {
 // started, on CLOCK_MONOTONIC. Latency definitions follow vLLM's serving benchmark
 // (docs/metrics.md): ttft_ms = first chunk with a non-empty choices array;
 // ttfc_ms = first chunk with non-empty content; e2e_latency_ms = last token-bearing chunk;
-// tpot_ms = (e2e - ttft) / (completion_tokens - 1).
+// tpot_ms = (e2e - ttft) / (completion_tokens - 1). The fields are defined once, in
+// lib/events/request_fields.h; every reader and writer is generated from that list.
 struct RequestComplete {
   std::string run_id;
-  int64_t request_index = 0;
-  int iteration = 0;  // sweep iteration, 1-based; 0 when the run has no sweep
-  std::optional<int> conversation_index;
-  std::optional<int> turn_index;
-  bool warmup = false;
-  double start_ms = 0;                 // request sent (first byte handed to the socket layer)
-  double end_ms = 0;                   // last byte received or failure observed
-  std::optional<double> scheduled_ms;  // intended send time (open-loop schedules)
-  std::optional<double> send_lag_ms;   // start_ms - scheduled_ms
-  std::optional<double> ttft_ms;
-  std::optional<double> ttfc_ms;
-  std::optional<double> e2e_latency_ms;
-  std::optional<double> tpot_ms;
-  std::vector<double> inter_token_latencies_ms;  // every gap between token-bearing chunks
-  std::optional<int64_t> prompt_tokens;
-  std::optional<int64_t> completion_tokens;
-  std::string token_count_source;  // "usage" | "chunks" | "" (unknown)
-  std::optional<std::string> error;       // null on success; a human-readable reason otherwise
-  std::optional<std::string> error_kind;  // http_status | sse_error | timeout | idle_timeout |
-                                          // connect | reset | truncated | cancelled | skipped
-  std::optional<int> http_status;
-  std::optional<std::string> started_at;  // UTC ISO-8601 wall clock, for humans
-  bool client_degraded = false;           // the client fell behind while measuring this one
+#define IB_DECLARE_FIELD(type, name, v1_key, flags, doc) type name{};
+  IB_REQUEST_COMPLETE_FIELDS(IB_DECLARE_FIELD)
+#undef IB_DECLARE_FIELD
+};
+
+// The request_complete fields as data, for the page (ib-dash serves it at /api/schema):
+// [{"name","type":"integer|number|boolean|string|number[]","nullable","unit","doc"}...].
+nlohmann::json RequestCompleteSchema();
+
+// ib-scrape's counts at the end of a run, carried by its closing log line as a field so that
+// nothing has to parse them back out of the message.
+struct ScrapeStats {
+  int64_t scrapes = 0;
+  int64_t failed = 0;
+  int64_t counter_resets = 0;
+  int64_t skipped_slots = 0;
 };
 
 // {"v":2,"type":"log","run_id":R,"level":L,"message":M,"timestamp":ISO,"source":tool}
+// (+ "scrape_stats":{scrapes,failed,counter_resets,skipped_slots} on ib-scrape's last line)
 struct Log {
   std::string run_id;
   std::string level = "info";  // debug | info | warning | error
   std::string message;
   std::string timestamp;  // UTC ISO-8601
   std::string source;     // the tool that wrote it
+  std::optional<ScrapeStats> scrape_stats;
 };
 
 // {"v":2,"type":"summary","run_id":R,"data":{aggregates...,"result_path":P}}
@@ -185,12 +183,14 @@ Log MakeLog(std::string run_id, std::string level, std::string message, std::str
 Error MakeError(std::string run_id, std::string message, std::string source,
                 std::optional<int64_t> line = std::nullopt);
 
-// ib-scrape's last log line ("stopped after N scrapes (F failed, R counter resets, S slots
-// skipped)"). ib-scrape reports an outage once, not every failed scrape, so lib/results reads
-// the failed count from this line; both sides go through these two functions.
-std::string ScrapeStopMessage(int64_t scrapes, int64_t failed, int64_t counter_resets,
-                              int64_t skipped_slots);
-// F from that message when `log` is it (source "ib-scrape"), else nullopt.
-std::optional<int64_t> FailedScrapesIn(const Log& log);
+// ib-scrape's last log line: "stopped after N scrapes (F failed, R counter resets, S slots
+// skipped)" for humans, with the same counts in scrape_stats for lib/results.
+Log ScrapeStopLog(std::string run_id, const ScrapeStats& stats, const std::string& suffix = "");
+
+// The level of a tool's stderr line, from its fixed prefix "<tool>: <level>: ..." or
+// "<tool>: <level> (at FILE:LINE): ..." (every ib tool writes its problems so; see
+// docs/pipeline.md). Anything else is "info": a word such as "error" elsewhere in the line (a
+// path, a quoted server message) says nothing about the line's level.
+std::string StderrLevel(std::string_view line);
 
 }  // namespace ib::events

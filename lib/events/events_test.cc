@@ -54,6 +54,41 @@ TEST(Events, GoldenV2RoundTripsExactly) {
   }
 }
 
+// request_fields.h is the one list: the schema the page reads has every field, docs/events.md
+// documents every field, and the kOmitNull fields are left out until set (so older streams and
+// results files stay byte-identical) and round-trip once set.
+TEST(Events, RequestFieldTableDrivesSchemaDocsAndOptionalFields) {
+  json schema = RequestCompleteSchema();
+  std::ifstream docs_in("docs/events.md");
+  std::stringstream docs;
+  docs << docs_in.rdbuf();
+  ASSERT_FALSE(docs.str().empty());
+  std::vector<std::string> names;
+  for (const auto& f : schema) {
+    names.push_back(f["name"].get<std::string>());
+    EXPECT_NE(docs.str().find("`" + names.back() + "`"), std::string::npos)
+        << names.back() << " is not in docs/events.md";
+  }
+  ASSERT_EQ(names.front(), "request_index");
+  EXPECT_EQ(schema[0]["type"], "integer");
+  EXPECT_EQ(schema[0]["nullable"], false);
+  RequestComplete r;
+  r.run_id = "r";
+  json plain = ToJson(r)["data"];
+  EXPECT_EQ(plain.size(), names.size() - 2);  // every field but intended_ms and client_queue_ms
+  EXPECT_FALSE(plain.contains("intended_ms"));
+  r.intended_ms = 12.5;
+  r.client_queue_ms = 0.25;
+  json set = ToJson(r)["data"];
+  EXPECT_EQ(set.size(), names.size());
+  for (const auto& name : names) EXPECT_TRUE(set.contains(name)) << name;
+  auto back = ParseEvent(Serialize(r));
+  ASSERT_TRUE(back.event) << back.error;
+  const auto& rc = std::get<RequestComplete>(*back.event);
+  EXPECT_EQ(rc.intended_ms, 12.5);
+  EXPECT_EQ(rc.client_queue_ms, 0.25);
+}
+
 TEST(Events, GoldenV2FieldsAreTyped) {
   auto lines = ReadLines("tests/golden/stream-v2.ndjson");
   auto sample = std::get<GpuSample>(*ParseEvent(lines[2]).event);

@@ -200,97 +200,84 @@ class Scanner {
   const char* end_;
 };
 
-// Keys of request_complete's data, each allowed once.
+// One reader per C++ type of request_fields.h (the same decoding as events.cc's ReadField).
+bool Read(Scanner& s, int64_t* out) {  // request_index: required, so null is refused
+  std::optional<int64_t> i;
+  if (!s.OptInt(&i) || !i) return false;
+  *out = *i;
+  return true;
+}
+bool Read(Scanner& s, int* out) {
+  std::optional<int64_t> i;
+  if (!s.OptInt(&i)) return false;
+  *out = static_cast<int>(i.value_or(0));
+  return true;
+}
+bool Read(Scanner& s, std::optional<int>* out) {
+  std::optional<int64_t> i;
+  if (!s.OptInt(&i)) return false;
+  if (i) *out = static_cast<int>(*i); else out->reset();
+  return true;
+}
+bool Read(Scanner& s, std::optional<int64_t>* out) { return s.OptInt(out); }
+bool Read(Scanner& s, bool* out) { return s.Bool(out); }
+bool Read(Scanner& s, double* out) {
+  std::optional<double> v;
+  if (!s.OptNumber(&v)) return false;
+  *out = v.value_or(0);
+  return true;
+}
+bool Read(Scanner& s, std::optional<double>* out) { return s.OptNumber(out); }
+bool Read(Scanner& s, std::vector<double>* out) { return s.NumberArray(out); }
+bool Read(Scanner& s, std::string* out) {
+  std::optional<std::string> v;
+  if (!s.OptString(&v)) return false;
+  *out = v.value_or("");
+  return true;
+}
+bool Read(Scanner& s, std::optional<std::string>* out) { return s.OptString(out); }
+
+// Keys of request_complete's data, each allowed once; ids in field-table order.
 enum DataKey : int {
-  kRequestIndex, kIteration, kConversationIndex, kTurnIndex, kWarmup, kStartMs, kEndMs,
-  kScheduledMs, kSendLagMs, kTtftMs, kTtfcMs, kE2eMs, kTpotMs, kItl, kPromptTokens,
-  kCompletionTokens, kTokenSource, kError, kErrorKind, kHttpStatus, kStartedAt, kDegraded,
+#define IB_FIELD_ID(type, name, v1_key, flags, doc) k_##name,
+  IB_REQUEST_COMPLETE_FIELDS(IB_FIELD_ID)
+#undef IB_FIELD_ID
   kDataKeyCount
 };
+static_assert(kDataKeyCount <= 64, "the seen-mask is 64 bits");
 
 int DataKeyOf(std::string_view k) {
-  static constexpr std::pair<std::string_view, int> kKeys[] = {
-      {"request_index", kRequestIndex}, {"iteration", kIteration},
-      {"conversation_index", kConversationIndex}, {"turn_index", kTurnIndex},
-      {"warmup", kWarmup}, {"start_ms", kStartMs}, {"end_ms", kEndMs},
-      {"scheduled_ms", kScheduledMs}, {"send_lag_ms", kSendLagMs}, {"ttft_ms", kTtftMs},
-      {"ttfc_ms", kTtfcMs}, {"e2e_latency_ms", kE2eMs}, {"tpot_ms", kTpotMs},
-      {"inter_token_latencies_ms", kItl}, {"prompt_tokens", kPromptTokens},
-      {"completion_tokens", kCompletionTokens}, {"token_count_source", kTokenSource},
-      {"error", kError}, {"error_kind", kErrorKind}, {"http_status", kHttpStatus},
-      {"started_at", kStartedAt}, {"client_degraded", kDegraded}};
-  for (const auto& [name, id] : kKeys) {
-    if (name == k) return id;
+  static constexpr std::string_view kKeys[] = {
+#define IB_FIELD_KEY(type, name, v1_key, flags, doc) #name,
+      IB_REQUEST_COMPLETE_FIELDS(IB_FIELD_KEY)
+#undef IB_FIELD_KEY
+  };
+  for (int i = 0; i < kDataKeyCount; ++i) {
+    if (kKeys[i] == k) return i;
   }
   return -1;
 }
 
 bool ParseData(Scanner& s, RequestComplete* r) {
   if (!s.Eat('{')) return false;
-  uint32_t seen = 0;
-  bool have_index = false;
+  uint64_t seen = 0;
   if (s.Eat('}')) return false;  // request_index is required
   for (;;) {
     std::string_view key;
     if (!s.Key(&key)) return false;
     int id = DataKeyOf(key);
-    if (id < 0 || (seen & (1u << id))) return false;  // unknown or repeated: fall back
-    seen |= 1u << id;
-    std::optional<int64_t> i;
-    bool ok = true;
+    if (id < 0 || (seen & (uint64_t{1} << id))) return false;  // unknown or repeated: fall back
+    seen |= uint64_t{1} << id;
+    bool ok = false;
     switch (id) {
-      case kRequestIndex:
-        ok = s.OptInt(&i) && i.has_value();
-        r->request_index = i.value_or(0);
-        have_index = true;
-        break;
-      case kIteration:
-        ok = s.OptInt(&i);
-        r->iteration = static_cast<int>(i.value_or(0));
-        break;
-      case kConversationIndex:
-        ok = s.OptInt(&i);
-        if (i) r->conversation_index = static_cast<int>(*i); else r->conversation_index.reset();
-        break;
-      case kTurnIndex:
-        ok = s.OptInt(&i);
-        if (i) r->turn_index = static_cast<int>(*i); else r->turn_index.reset();
-        break;
-      case kHttpStatus:
-        ok = s.OptInt(&i);
-        if (i) r->http_status = static_cast<int>(*i); else r->http_status.reset();
-        break;
-      case kPromptTokens: ok = s.OptInt(&r->prompt_tokens); break;
-      case kCompletionTokens: ok = s.OptInt(&r->completion_tokens); break;
-      case kWarmup: ok = s.Bool(&r->warmup); break;
-      case kDegraded: ok = s.Bool(&r->client_degraded); break;
-      case kStartMs:
-      case kEndMs: {
-        std::optional<double> v;
-        ok = s.OptNumber(&v);
-        (id == kStartMs ? r->start_ms : r->end_ms) = v.value_or(0);
-        break;
-      }
-      case kScheduledMs: ok = s.OptNumber(&r->scheduled_ms); break;
-      case kSendLagMs: ok = s.OptNumber(&r->send_lag_ms); break;
-      case kTtftMs: ok = s.OptNumber(&r->ttft_ms); break;
-      case kTtfcMs: ok = s.OptNumber(&r->ttfc_ms); break;
-      case kE2eMs: ok = s.OptNumber(&r->e2e_latency_ms); break;
-      case kTpotMs: ok = s.OptNumber(&r->tpot_ms); break;
-      case kItl: ok = s.NumberArray(&r->inter_token_latencies_ms); break;
-      case kTokenSource: {
-        std::optional<std::string> v;
-        ok = s.OptString(&v);
-        r->token_count_source = v.value_or("");
-        break;
-      }
-      case kError: ok = s.OptString(&r->error); break;
-      case kErrorKind: ok = s.OptString(&r->error_kind); break;
-      case kStartedAt: ok = s.OptString(&r->started_at); break;
+#define IB_FIELD_CASE(type, name, v1_key, flags, doc) \
+  case k_##name: ok = Read(s, &r->name); break;
+      IB_REQUEST_COMPLETE_FIELDS(IB_FIELD_CASE)
+#undef IB_FIELD_CASE
       default: ok = false;
     }
     if (!ok) return false;
-    if (s.Eat('}')) return have_index;
+    if (s.Eat('}')) return (seen & (uint64_t{1} << k_request_index)) != 0;
     if (!s.Eat(',')) return false;
   }
 }

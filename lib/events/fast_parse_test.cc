@@ -71,6 +71,8 @@ RequestComplete RandomRequest(std::mt19937& rng) {
   if (maybe()) r.http_status = 200 + static_cast<int>(rng() % 400);
   if (maybe()) r.started_at = "2026-11-28T03:00:00.001Z";
   r.client_degraded = rng() % 2;
+  if (maybe()) r.intended_ms = RandomNumber(rng);
+  if (maybe()) r.client_queue_ms = RandomNumber(rng);
   return r;
 }
 

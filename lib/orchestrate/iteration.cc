@@ -18,12 +18,7 @@ void Log(LineSink& sink, const std::string& run_id, const std::string& level,
 
 Supervisor::LineHandler StderrToLog(LineSink& sink, std::string run_id, std::string source) {
   return [&sink, run_id, source](Supervisor::ChildId, std::string line) {
-    std::string lower = line;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const char* level = lower.find("error") != std::string::npos  ? "error"
-                        : lower.find("warn") != std::string::npos ? "warning"
-                                                                  : "info";
-    sink.Write(events::Serialize(events::MakeLog(run_id, level, line, source)));
+    sink.Write(events::Serialize(events::MakeLog(run_id, events::StderrLevel(line), line, source)));
   };
 }
 

@@ -123,13 +123,8 @@ bool AggregateStage::Start(std::vector<std::string> argv, std::string* error,
     events::LineReader reader(stderr_fd_);
     while (auto line = reader.Next()) {
       if (line->oversized || line->text.empty()) continue;
-      std::string lower = line->text;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const char* level = lower.find("error") != std::string::npos  ? "error"
-                          : lower.find("warn") != std::string::npos ? "warning"
-                                                                    : "info";
       downstream_.Write(events::Serialize(
-          events::MakeLog(log_run_id, level, line->text, "ib-aggregate")));
+          events::MakeLog(log_run_id, events::StderrLevel(line->text), line->text, "ib-aggregate")));
     }
   });
   int fd = child_.stdout_fd;

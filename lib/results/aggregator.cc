@@ -302,7 +302,7 @@ bool RunAccumulator::Add(events::Event&& event) {
   if (auto* e = std::get_if<events::Error>(&event)) {
     if (e->source == "ib-scrape") ++scrape_errors_;
   } else if (auto* l = std::get_if<events::Log>(&event)) {
-    if (auto failed = events::FailedScrapesIn(*l)) failed_scrapes_ = *failed;
+    if (l->scrape_stats && l->source == "ib-scrape") failed_scrapes_ = l->scrape_stats->failed;
   }
   return false;
 }

@@ -124,42 +124,51 @@ class IsoFormatter {
   std::string cached_;
 };
 
+// One writer per C++ type of lib/events/request_fields.h.
+void Put(JsonOut& o, int64_t v) { o.Int(v); }
+void Put(JsonOut& o, int v) { o.Int(v); }
+void Put(JsonOut& o, bool v) { o.Bool(v); }
+void Put(JsonOut& o, double v) { o.Number(v); }
+void Put(JsonOut& o, const std::string& v) { o.String(v); }
+void Put(JsonOut& o, const std::vector<double>& list) {
+  o.Raw("[");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) o.Raw(",");
+    o.Number(list[i]);
+  }
+  o.Raw("]");
+}
+template <typename T>
+void Put(JsonOut& o, const std::optional<T>& v) { o.Opt(v); }
+template <typename T>
+bool Absent(const T&) { return false; }
+template <typename T>
+bool Absent(const std::optional<T>& v) { return !v.has_value(); }
+
+// The requests[] item: the event's fields in table order, plus finished_at (the wall clock of
+// end_ms, for humans) right after started_at.
 void WriteRequest(JsonOut& o, const events::RequestComplete& r, std::optional<int64_t> origin_ms,
                   IsoFormatter& iso) {
   o.Raw("{");
-  o.Key("request_index"); o.Int(r.request_index);
-  o.Raw(","); o.Key("ttft_ms"); o.Opt(r.ttft_ms);
-  o.Raw(","); o.Key("e2e_latency_ms"); o.Opt(r.e2e_latency_ms);
-  o.Raw(","); o.Key("inter_token_latencies_ms"); o.Raw("[");
-  for (std::size_t i = 0; i < r.inter_token_latencies_ms.size(); ++i) {
-    if (i) o.Raw(",");
-    o.Number(r.inter_token_latencies_ms[i]);
+  bool first = true;
+#define IB_WRITE_FIELD(type, name, v1_key, flags, doc)                              \
+  if (!((flags) & events::field::kOmitNull) || !Absent(r.name)) {                  \
+    if (!first) o.Raw(",");                                                        \
+    first = false;                                                                 \
+    o.Key(#name);                                                                  \
+    Put(o, r.name);                                                                \
+  }                                                                                \
+  if (std::string_view(#name) == "started_at") {                                   \
+    o.Raw(",");                                                                    \
+    o.Key("finished_at");                                                          \
+    if (r.started_at && origin_ms) {                                               \
+      o.String(iso.Format(*origin_ms + std::llround(r.end_ms)));                   \
+    } else {                                                                       \
+      o.Null();                                                                    \
+    }                                                                              \
   }
-  o.Raw("]");
-  o.Raw(","); o.Key("prompt_tokens"); o.Opt(r.prompt_tokens);
-  o.Raw(","); o.Key("completion_tokens"); o.Opt(r.completion_tokens);
-  o.Raw(","); o.Key("error"); o.Opt(r.error);
-  o.Raw(","); o.Key("started_at"); o.Opt(r.started_at);
-  o.Raw(","); o.Key("finished_at");
-  if (r.started_at && origin_ms) {
-    o.String(iso.Format(*origin_ms + std::llround(r.end_ms)));
-  } else {
-    o.Null();
-  }
-  o.Raw(","); o.Key("turn_index"); o.Opt(r.turn_index);
-  o.Raw(","); o.Key("conversation_index"); o.Opt(r.conversation_index);
-  o.Raw(","); o.Key("iteration"); o.Int(r.iteration);
-  o.Raw(","); o.Key("warmup"); o.Bool(r.warmup);
-  o.Raw(","); o.Key("start_ms"); o.Number(r.start_ms);
-  o.Raw(","); o.Key("end_ms"); o.Number(r.end_ms);
-  o.Raw(","); o.Key("scheduled_ms"); o.Opt(r.scheduled_ms);
-  o.Raw(","); o.Key("send_lag_ms"); o.Opt(r.send_lag_ms);
-  o.Raw(","); o.Key("ttfc_ms"); o.Opt(r.ttfc_ms);
-  o.Raw(","); o.Key("tpot_ms"); o.Opt(r.tpot_ms);
-  o.Raw(","); o.Key("token_count_source"); o.String(r.token_count_source);
-  o.Raw(","); o.Key("error_kind"); o.Opt(r.error_kind);
-  o.Raw(","); o.Key("http_status"); o.Opt(r.http_status);
-  o.Raw(","); o.Key("client_degraded"); o.Bool(r.client_degraded);
+  IB_REQUEST_COMPLETE_FIELDS(IB_WRITE_FIELD)
+#undef IB_WRITE_FIELD
   o.Raw("}");
 }
 

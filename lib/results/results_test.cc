@@ -248,16 +248,33 @@ TEST(RunAggregation, FailedScrapesComeFromIbScrapesClosingLine) {
     return p && p->phase == "iteration_done" && p->run_id == "golden-c2-20261128-030000";
   });
   ASSERT_NE(end, stream.end());
-  stream.insert(end, events::MakeLog("golden-c2-20261128-030000", "info",
-                                     events::ScrapeStopMessage(12, 3, 0, 1), "ib-scrape"));
+  // The count travels as a field through a serialized line, not as words in the message.
+  auto closing = events::ParseEvent(events::Serialize(
+      events::ScrapeStopLog("golden-c2-20261128-030000", {12, 3, 0, 1})));
+  ASSERT_TRUE(closing.event) << closing.error;
+  const auto& log = std::get<events::Log>(*closing.event);
+  ASSERT_TRUE(log.scrape_stats);
+  EXPECT_EQ(log.scrape_stats->skipped_slots, 1);
+  EXPECT_EQ(log.message, "stopped after 12 scrapes (3 failed, 0 counter resets, 1 slots skipped)");
+  // The same words without the field count for nothing.
+  auto words = events::MakeLog("golden-c2-20261128-030000", "info",
+                               "stopped after 40 scrapes (30 failed, 0 counter resets, 0 slots skipped)",
+                               "ib-scrape");
+  end = stream.insert(end, *closing.event);
+  stream.insert(end, words);
   auto runs = BuildRuns(stream);
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].summary["gpu_summary"]["scrape_errors"], 3);  // not the 1 outage event
   EXPECT_EQ(runs[0].gpu_metrics["total_scrapes"], 7);            // 4 samples + 3 failed
-  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", events::ScrapeStopMessage(5, 2, 0, 0), "ib-scrape")), 2);
-  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", events::ScrapeStopMessage(5, 2, 0, 0), "ib-load")), std::nullopt);
-  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", "stopped after 5 scrapes (x failed)", "ib-scrape")), std::nullopt);
-  EXPECT_EQ(events::FailedScrapesIn(events::MakeLog("r", "info", "stopped after 5 scrapes (2)", "ib-scrape")), std::nullopt);
+}
+
+TEST(Events, StderrLevelReadsTheToolsPrefixNotWordsInTheLine) {
+  EXPECT_EQ(events::StderrLevel("ib-scrape: error: cannot write to stdout"), "error");
+  EXPECT_EQ(events::StderrLevel("ib-run: error (at x.yaml:3): bad key"), "error");
+  EXPECT_EQ(events::StderrLevel("ib-run: warning: no GPU"), "warning");
+  EXPECT_EQ(events::StderrLevel("ib-aggregate: wrote results/error-warn.json (completed)"), "info");
+  EXPECT_EQ(events::StderrLevel("the server said: error"), "info");
+  EXPECT_EQ(events::StderrLevel("error"), "info");
 }
 
 TEST(ResultsStore, ListingSkipsTheBulkButReadsEveryHeaderAndSeesChanges) {

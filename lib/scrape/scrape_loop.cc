@@ -140,10 +140,13 @@ int ScrapeLoop::Run() {
     std::fprintf(stderr, "ib-scrape: error: cannot write to stdout (reader gone?); stopping\n");
     return 1;
   }
-  std::string message = events::ScrapeStopMessage(stats_.scrapes, stats_.failed,
-                                                  stats_.counter_resets, stats_.skipped_slots);
-  if (failing_) message += "; the server was still unreachable: " + last_failure_;
-  return Log("info", message) ? 0 : 1;
+  events::ScrapeStats counts{stats_.scrapes, stats_.failed, stats_.counter_resets,
+                            stats_.skipped_slots};
+  return sink_.OnLog(events::ScrapeStopLog(
+             options_.run_id, counts,
+             failing_ ? "; the server was still unreachable: " + last_failure_ : ""))
+             ? 0
+             : 1;
 }
 
 bool ScrapeLoop::Fail(const std::string& message, int64_t now_ns) {

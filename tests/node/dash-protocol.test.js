@@ -133,3 +133,19 @@ test('stdin events reach every client in order; bad lines become error events', 
   assert.equal(JSON.parse(rest.body).current_run.run_id, run);
   await Promise.all([a.close(), b.close(), late.close()]);
 });
+
+test('/api/schema is lib/events\' field table and has every request field the page reads', async () => {
+  const r = await request(dash.base + '/api/schema');
+  assert.equal(r.status, 200);
+  const schema = JSON.parse(r.body);
+  const model = require('../../web/model.js');
+  assert.deepEqual(model.checkSchema(schema), []);
+  const names = schema.request_complete.map((f) => f.name);
+  for (const n of ['request_index', 'ttft_ms', 'intended_ms', 'client_queue_ms']) assert.ok(names.includes(n), n);
+  const itl = schema.request_complete.find((f) => f.name === 'inter_token_latencies_ms');
+  assert.equal(itl.type, 'number[]');
+  assert.equal(itl.unit, 'ms');
+  // A renamed field is named, not silently dropped.
+  const renamed = { request_complete: schema.request_complete.filter((f) => f.name !== 'ttft_ms') };
+  assert.deepEqual(model.checkSchema(renamed), ['ttft_ms']);
+});
