@@ -10,7 +10,8 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { ROOT, tmpDir, startDash, get } = require('./dash-helpers');
+const { ROOT, tmpDir: newTmpDir, startDash, get } = require('./dash-helpers');
+const { logChild } = require('./child-log');
 
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(ROOT, 'bazel-bin');
 const tool = (name) => path.join(BIN_DIR, 'tools', name, name);
@@ -22,8 +23,15 @@ const TTFT_BUCKETS = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.0
   0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120];
 
 const children = [];
+const dirs = [];
+function tmpDir(prefix) {
+  const dir = newTmpDir(prefix);
+  dirs.push(dir);
+  return dir;
+}
 function run(cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  logChild(path.basename(cmd), child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => { if (!opts.keepStdout) out += d; });
@@ -40,6 +48,8 @@ async function stopAll() {
     await c.exited;
     clearTimeout(timer);
   }
+  children.length = 0;
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 function freePort() {
@@ -113,7 +123,7 @@ test('a real Prometheus scrapes ib-dash and ib-sim; PromQL gives the results fil
     return fs.existsSync(portFile) && Number(fs.readFileSync(portFile, 'utf8').trim());
   }, 20000);
 
-  const dash = await startDash();
+  const dash = await startDash({ resultsDir: tmpDir('ib-prom-dash-') });
   children.push(dash.proc);
   dash.proc.exited = new Promise((resolve) => dash.proc.on('exit', resolve));
 
@@ -218,4 +228,37 @@ test('a real Prometheus scrapes ib-dash and ib-sim; PromQL gives the results fil
   const first = /^ib_requests_total\{[^}]*outcome="success"\} (\S+) (\S+)$/m.exec(exported.stdout);
   assert.strictEqual(first[1], '0');
   assert.strictEqual(scalar(await backfilled.query(`ib_requests_total{${sel},outcome="success"}`, Number(first[2]))), 0);
+});
+
+// Label values with quotes, backslashes, newlines and non-ASCII text arrive escaped per the
+// spec; promtool accepts the page and unescaping gives the values back. (Bytes that are not
+// UTF-8 cannot arrive through the JSON stream; the writer's fuzz target covers them.)
+test('odd run ids and model names are escaped in /metrics labels', { timeout: 60000 }, async (t) => {
+  t.after(stopAll);
+  const dash = await startDash({ resultsDir: tmpDir('ib-prom-esc-') });
+  children.push(dash.proc);
+  dash.proc.exited = new Promise((resolve) => dash.proc.on('exit', resolve));
+  const runId = 'r"1\\x\ny';
+  const model = 'org/m"é\\\n';
+  const ev = (o) => JSON.stringify({ v: 2, run_id: runId, ...o }) + '\n';
+  dash.proc.stdin.write(ev({ type: 'phase', phase: 'execution', data: { metadata: { model, framework: 'vllm' } } }));
+  dash.proc.stdin.write(ev({ type: 'request_complete', data: { request_index: 0, start_ms: 0, end_ms: 30,
+    ttft_ms: 12, e2e_latency_ms: 30, inter_token_latencies_ms: [9, 9], prompt_tokens: 5, completion_tokens: 3,
+    error: null, warmup: false } }));
+  const esc = (v) => v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+  const want = `ib_ttft_seconds_count{run_id="${esc(runId)}",framework="vllm",model="${esc(model)}"} 1\n`;
+  let page;
+  await until('the request on the page', async () => {
+    page = (await get(dash.base + '/metrics', { headers: { Accept: 'text/plain' } })).body;
+    return page.includes(want);
+  }, 20000);
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
+  assert.strictEqual(check.status, 0, check.stdout + check.stderr);
+  // Unescaping the label as a parser does gives the original value back.
+  const m = /ib_requests_total\{run_id="((?:[^"\\]|\\.)*)",[^]*?model="((?:[^"\\]|\\.)*)"/.exec(page);
+  const unescape = (v) => v.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+  assert.strictEqual(unescape(m[1]), runId);
+  assert.strictEqual(unescape(m[2]), model);
+  const om = (await get(dash.base + '/metrics')).body;
+  assert.ok(om.includes(want) && om.endsWith('# EOF\n'));
 });

@@ -125,4 +125,17 @@ TEST(IbResults, ExportsRequestsAndSummary) {
   EXPECT_EQ(Results(dir, {"export", "baseline", "--format", "xml"}).code, 2);
 }
 
+// The OpenMetrics export needs the run clock's wall time (ib's metadata.clock_origin); the
+// original tool's files lack it and are refused, printing nothing on stdout. Its success path
+// is checked by lib/openmetrics' test and, through promtool and Prometheus, by
+// tests/node/prometheus.test.js.
+TEST(IbResults, OpenMetricsExportRefusesWhatItCannotPlaceInTime) {
+  std::string dir = Fixtures();
+  Outcome om = Results(dir, {"export", "baseline", "--format", "openmetrics"});
+  EXPECT_EQ(om.code, 1);
+  EXPECT_EQ(om.out, "");
+  EXPECT_EQ(Results(dir, {"export", "baseline", "--format", "openmetrics", "--summary"}).code, 2);
+  EXPECT_EQ(Results(dir, {"export", "baseline", "--format", "openmetrics", "--step", "-1"}).code, 2);
+}
+
 }  // namespace
