@@ -541,7 +541,7 @@
         resetLive(cr ? cr.run_id : '');
         if (cr) {
           Object.assign(this.run, {
-            runId: cr.run_id, name: cr.name || nameOf(cr.run_id), framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
+            runId: cr.run_id, name: cr.name || '', framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
             gpuCount: cr.gpu_count, phase: cr.phase || '', phaseIndex: cr.phase_index || (M.PHASES[cr.phase] || [0])[0],
             phaseCount: cr.phase_count || M.PHASE_COUNT, total: cr.total_requests ?? null, completed: cr.completed_requests || 0,
             startedMs: cr.started_at ? Date.parse(cr.started_at) : Date.now(), endedMs: null, reason: '',
@@ -592,7 +592,8 @@
         this.run.model = md.model || d.model || this.run.model;
         this.run.gpuType = md.gpu_type || d.gpu_type || this.run.gpuType;
         this.run.gpuCount = md.gpu_count || d.gpu_count || this.run.gpuCount;
-        if (!this.run.name) this.run.name = (d.experiment && d.experiment.name) || nameOf(runId);
+        // Until a phase names the run, the banner shows its id (the server parses ids: state's current_run.name).
+        if (!this.run.name) this.run.name = (d.experiment && d.experiment.name) || d.name || '';
         if (d.total_requests != null) this.run.total = d.total_requests;
         if (d.iteration) this.run.iteration = d.iteration;
         if (d.total) this.run.iterationTotal = d.total;
@@ -817,7 +818,6 @@
     }));
 
     // Run ids are <name>-YYYYMMDD-HHMMSS[-N] (docs/pipeline.md).
-    function nameOf(runId) { return String(runId || '').replace(/-\d{8}-\d{6}(-\d+)?$/, ''); }
 
     function statusOf(phase) {
       if (phase === 'done') return 'done';

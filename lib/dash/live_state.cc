@@ -2,6 +2,8 @@
 
 #include <variant>
 
+#include "lib/runid/runid.h"
+
 namespace ib::dash {
 namespace {
 
@@ -42,7 +44,8 @@ int PhaseIndex(const std::string& phase) {
 }
 
 void LiveState::StartRun(const std::string& run_id) {
-  current_run_ = {{"run_id", run_id},     {"name", nullptr},        {"framework", nullptr},
+  // The name is the run id's own (the page parses no ids); a phase that names the run wins.
+  current_run_ = {{"run_id", run_id},     {"name", runid::NameOf(run_id)},        {"framework", nullptr},
                   {"model", nullptr},      {"gpu_type", nullptr},    {"gpu_count", nullptr},
                   {"phase", nullptr},      {"phase_index", 0},       {"phase_count", kPhaseCount},
                   {"total_requests", nullptr}, {"completed_requests", 0},

@@ -18,20 +18,12 @@
 #include "lib/load/synthetic.h"
 #include "lib/load/workload.h"
 #include "lib/prompts/prompts.h"
+#include "lib/runid/runid.h"
 
 namespace ib::load {
 namespace {
 
 constexpr const char* kSource = "ib-load";
-
-std::string LocalStamp() {
-  time_t now = time(nullptr);
-  tm local;
-  localtime_r(&now, &local);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &local);
-  return buf;
-}
 
 std::string TrimSlash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -257,7 +249,7 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
 // Runs one iteration and emits its phase events. Returns the iteration's exit code.
 int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_t t0_ns, bool* output_closed) {
   std::string run_id = o.run_id;
-  if (run_id.empty()) run_id = plan.name + "-" + LocalStamp();
+  if (run_id.empty()) run_id = runid::Make(plan.name, time(nullptr));
   std::string first_error;
   auto emit = [&](const events::Event& e) {
     if (const auto* r = std::get_if<events::RequestComplete>(&e); r && r->error && first_error.empty())

@@ -12,7 +12,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -30,6 +29,7 @@
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
+#include "lib/runid/runid.h"
 #include "lib/runpod/admin.h"
 
 namespace ib::orchestrate {
@@ -204,8 +204,7 @@ Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
               ", not partial: nothing to resume";
     return r;
   }
-  static const std::regex kStamp("-[0-9]{8}-[0-9]{6}(-[0-9]+)?$");
-  std::string name = std::regex_replace(run_id, kStamp, "");
+  std::string name = runid::NameOf(run_id);
   for (std::size_t i = 0; i < iterations.size(); ++i) {
     if (iterations[i].name == name) {
       r.ok = true;
@@ -251,12 +250,11 @@ void RunSession::ChooseRunIds() {
   int64_t now = static_cast<int64_t>(::time(nullptr));
   // A second run of the same name in the same second gets -2, -3...: results never collide.
   for (int n = 1;; ++n) {
-    std::string suffix = n == 1 ? "" : "-" + std::to_string(n);
-    base_id_ = RunIdFor(config_.name, now) + suffix;
+    base_id_ = runid::Make(config_.name, now, n);
     run_ids_.clear();
     bool taken = false;
     for (const auto& it : iterations_) {
-      run_ids_.push_back(RunIdFor(it.name, now) + suffix);
+      run_ids_.push_back(runid::Make(it.name, now, n));
       taken = taken || fs::exists(output_dir_ + "/" + run_ids_.back() + ".json");
     }
     if (!taken) return;
@@ -715,15 +713,6 @@ std::optional<config::ExperimentConfig> LoadOrReport(const RunOptions& o, std::o
 }
 
 }  // namespace
-
-std::string RunIdFor(const std::string& name, int64_t unix_time) {
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm local{};
-  ::localtime_r(&t, &local);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  return name + "-" + stamp;
-}
 
 int Run(const RunOptions& options) {
   std::ostringstream err;

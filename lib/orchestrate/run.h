@@ -54,7 +54,4 @@ int Run(const RunOptions& options);
 // cost estimate to out; diagnostics to err. 0, or 2 for an invalid config.
 int DryRun(const RunOptions& options, std::ostream& out, std::ostream& err);
 
-// "<name>-YYYYMMDD-HHMMSS" in local time for the given Unix time.
-std::string RunIdFor(const std::string& name, int64_t unix_time);
-
 }  // namespace ib::orchestrate

@@ -34,12 +34,4 @@ std::optional<LaunchSpec> LaunchSpecFromConfig(const ib::config::ExperimentConfi
   return s;
 }
 
-std::string MakeRunId(const std::string& name, std::time_t now) {
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return name + "-" + buf;
-}
-
 }  // namespace ib::runpod

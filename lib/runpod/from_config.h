@@ -16,7 +16,5 @@ namespace ib::runpod {
 std::optional<LaunchSpec> LaunchSpecFromConfig(const ib::config::ExperimentConfig& config,
                                                const ib::pricing::PricingTable& pricing,
                                                const std::string& run_id, std::string* error);
-// "<name>-YYYYMMDD-HHMMSS" in local time (docs/pipeline.md).
-std::string MakeRunId(const std::string& name, std::time_t now);
 
 }  // namespace ib::runpod

@@ -12,6 +12,7 @@
 #include "lib/config/config.h"
 #include "lib/events/stream.h"
 #include "lib/pricing/pricing.h"
+#include "lib/runid/runid.h"
 #include "lib/runpod/client.h"
 #include "lib/runpod/from_config.h"
 #include "lib/runpod/provisioner.h"
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
     std::cerr << "ib-provision: error: " << error << "\n";
     return 2;
   }
-  if (run_id.empty()) run_id = ib::runpod::MakeRunId(config.name, std::time(nullptr));
+  if (run_id.empty()) run_id = ib::runid::Make(config.name, std::time(nullptr));
   auto launch = ib::runpod::LaunchSpecFromConfig(config, *pricing, run_id, &error);
   if (!launch) {
     std::cerr << "ib-provision: error (at " << config.source_file << "): " << error << "\n";

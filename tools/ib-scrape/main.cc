@@ -7,19 +7,11 @@
 #include <string>
 
 #include "lib/cli/flags.h"
+#include "lib/runid/runid.h"
 #include "lib/scrape/live_table.h"
 #include "lib/scrape/scrape_loop.h"
 
 namespace {
-
-std::string DefaultRunId() {
-  std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "scrape-%Y%m%d-%H%M%S", &local);
-  return buf;
-}
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "ib-scrape: error: %s\n", message.c_str());
@@ -70,7 +62,7 @@ int main(int argc, char** argv) {
   options.model = model;
   options.interval_ms = interval_ms;
   options.timeout_ms = timeout_ms;
-  options.run_id = run_id.empty() ? DefaultRunId() : run_id;
+  options.run_id = run_id.empty() ? ib::runid::Make("scrape", std::time(nullptr)) : run_id;
   if (t0_ns >= 0) options.t0_ns = t0_ns;
   options.duration_s = duration_s;
   options.push_interval_ms = push_interval_ms;
