@@ -198,7 +198,29 @@ TEST(LiveMetrics, NextRunDropsThePreviousAndLateEventsAreIgnored) {
   EXPECT_NE(page.find("ib_requests_total{run_id=\"r2\",outcome=\"success\"} 0\n"), std::string::npos);
 }
 
-// docs/ib-dash.md states the bound: 218 series per run plus one per numeric swept parameter.
+TEST(RunMetrics, IntendedLatenciesOnceTheEventsCarryThem) {
+  LiveMetrics live;
+  live.Add(Execution("r1"));
+  live.Add(Request("r1", 1, 0, 12, 100));
+  auto s = Samples(live.Page(Format::kOpenMetrics));
+  EXPECT_EQ(s.count("ib_ttft_intended_seconds_count{" + kLabels + "}"), 0u);  // older streams
+  auto r = Request("r1", 2, 0, 12, 100);
+  r.intended_ms = -40;
+  r.client_queue_ms = 40;  // held back 40 ms: TTFT from the intended instant is 52 ms
+  live.Add(r);
+  auto failed = Request("r1", 3, 0, 0, 10, "timeout");
+  failed.client_queue_ms = 3;
+  live.Add(failed);
+  s = Samples(live.Page(Format::kOpenMetrics));
+  EXPECT_EQ(s["ib_ttft_intended_seconds_count{" + kLabels + "}"], "1");
+  EXPECT_EQ(s["ib_ttft_intended_seconds_bucket{" + kLabels + ",le=\"0.05\"}"], "0");
+  EXPECT_EQ(s["ib_ttft_intended_seconds_bucket{" + kLabels + ",le=\"0.075\"}"], "1");
+  EXPECT_NEAR(std::stod(s["ib_e2e_intended_seconds_sum{" + kLabels + "}"]), 0.14, 1e-12);
+  EXPECT_EQ(s["ib_client_queue_seconds_count{" + kLabels + "}"], "2");
+}
+
+// docs/ib-dash.md states the bound: 299 series per run plus one per numeric swept parameter
+// (218 + P for streams without client_queue_ms).
 TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   LiveMetrics live;
   live.Add(Execution("r1"));
@@ -210,6 +232,8 @@ TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   for (const char* k : kinds) live.Add(Request("r1", ++i, 0, 0, 1, std::string(k)));
   auto r = Request("r1", ++i, 0, 5, 10);
   r.send_lag_ms = 1;
+  r.intended_ms = 0;
+  r.client_queue_ms = 1;
   live.Add(r);
   events::GpuSample g;
   g.run_id = "r1";
@@ -220,7 +244,7 @@ TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   json params = {{"concurrency", 4}, {"name", "not a number"}};
   live.Add(events::Phase{"r1", events::phase::kIterationDone,
                          {{"params", params}, {"client", {{"cpu_s", 1}, {"max_rss_mb", 1}, {"loop_stalls", 0}}}}});
-  EXPECT_EQ(Samples(live.Page(Format::kOpenMetrics)).size(), 218u + 1u);
+  EXPECT_EQ(Samples(live.Page(Format::kOpenMetrics)).size(), 299u + 1u);
 }
 
 TEST(Export, FinishedRunAsTimestampedOpenMetrics) {

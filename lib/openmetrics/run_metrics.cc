@@ -138,6 +138,10 @@ void RunMetrics::AddRequest(const events::RequestComplete& r) {
   }
   if (r.client_degraded) ++degraded_requests_;
   if (r.send_lag_ms) send_lag_.Observe(*r.send_lag_ms / 1000);
+  if (r.client_queue_ms) {
+    saw_intended_ = true;
+    client_queue_.Observe(*r.client_queue_ms / 1000);
+  }
   if (r.error) {
     std::string kind = r.error_kind.value_or("");
     ++requests_[{"error", KnownErrorKind(kind) ? kind : "other"}];
@@ -150,6 +154,12 @@ void RunMetrics::AddRequest(const events::RequestComplete& r) {
   if (r.ttft_ms) ttft_.Observe(*r.ttft_ms / 1000);
   if (r.ttfc_ms) ttfc_.Observe(*r.ttfc_ms / 1000);
   if (r.e2e_latency_ms) e2e_.Observe(*r.e2e_latency_ms / 1000);
+  // Measured from the instant the request should have started: the write-based latency plus
+  // the client's own hold-back (start_ms - intended_ms).
+  if (r.client_queue_ms) {
+    if (r.ttft_ms) ttft_intended_.Observe((*r.ttft_ms + *r.client_queue_ms) / 1000);
+    if (r.e2e_latency_ms) e2e_intended_.Observe((*r.e2e_latency_ms + *r.client_queue_ms) / 1000);
+  }
   if (r.tpot_ms) tpot_.Observe(*r.tpot_ms / 1000);
   for (double gap : r.inter_token_latencies_ms) itl_.Observe(gap / 1000);
 }
@@ -207,6 +217,9 @@ void WritePoints(Writer& w, const std::vector<Point>& points) {
     for (const auto& [run, ts] : points) w.HistogramPoint(name, run->labels(), run->*member, ts);
   };
 
+  auto intended = [&](const char* name, const char* help, Histogram RunMetrics::*member) {
+    if (last.saw_intended_) histogram(name, help, member);
+  };
   histogram("ib_ttft_seconds",
             "Time to first token (first chunk with a non-empty choices array) of successful requests.",
             &RunMetrics::ttft_);
@@ -217,6 +230,15 @@ void WritePoints(Writer& w, const std::vector<Point>& points) {
             &RunMetrics::itl_);
   histogram("ib_tpot_seconds", "Time per output token after the first, one value per successful request.",
             &RunMetrics::tpot_);
+  intended("ib_ttft_intended_seconds",
+           "TTFT measured from the instant the request should have started (ttft_ms + client_queue_ms).",
+           &RunMetrics::ttft_intended_);
+  intended("ib_e2e_intended_seconds",
+           "E2E latency measured from the instant the request should have started (e2e_latency_ms + client_queue_ms).",
+           &RunMetrics::e2e_intended_);
+  intended("ib_client_queue_seconds",
+           "How long ib-load held each request back after its intended start (client_queue_ms), every non-warmup request.",
+           &RunMetrics::client_queue_);
   family("ib_requests", Type::kCounter,
          "Requests that finished, warmup excluded, by outcome (success, error) and error_kind.", "",
          [](const RunMetrics& m) {

@@ -57,6 +57,11 @@ class RunMetrics {
   std::string phase_;
   Histogram ttft_{&TtftBuckets()}, ttfc_{&TtftBuckets()}, e2e_{&E2eBuckets()};
   Histogram itl_{&TokenGapBuckets()}, tpot_{&TokenGapBuckets()}, send_lag_{&SendLagBuckets()};
+  // From the intended start instant (request_complete's client_queue_ms); written once any
+  // request carried it.
+  Histogram ttft_intended_{&TtftBuckets()}, e2e_intended_{&E2eBuckets()};
+  Histogram client_queue_{&SendLagBuckets()};
+  bool saw_intended_ = false;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;  // (outcome, error_kind)
   uint64_t warmup_requests_ = 0, degraded_requests_ = 0;
   double prompt_tokens_ = 0, completion_tokens_ = 0;
