@@ -1,6 +1,7 @@
 #include "lib/appconfig/commands.h"
 
 #include "lib/appconfig/appconfig.h"
+#include "lib/cli/exit_codes.h"
 
 namespace ib::appconfig {
 
@@ -9,7 +10,7 @@ int CmdInit(std::ostream& out, std::ostream& err) {
   std::string error;
   if (!Init(&created, &error)) {
     err << "error: " << error << "\n";
-    return 1;
+    return exit_code::kFailed;
   }
   std::string path = ConfigPath();
   if (created) {
@@ -19,19 +20,19 @@ int CmdInit(std::ostream& out, std::ostream& err) {
   }
   out << "Set your RunPod key: ib-run config set runpod.api_key KEY (or export RUNPOD_API_KEY)\n"
       << "For gated models: ib-run config set huggingface.token TOKEN (or export HF_TOKEN)\n";
-  return 0;
+  return exit_code::kOk;
 }
 
 int CmdConfigSet(const std::string& key, const std::string& value, std::ostream& out, std::ostream& err) {
   std::string error;
   if (!Set(key, value, &error)) {
     err << "error: " << error << "\n";
-    return 2;
+    return exit_code::kUsage;
   }
   bool secret = key.find("key") != std::string::npos || key.find("token") != std::string::npos;
   out << "Set " << key << " = " << (secret ? Redact(value) : value) << " in "
       << ConfigPath() << "\n";
-  return 0;
+  return exit_code::kOk;
 }
 
 }  // namespace ib::appconfig

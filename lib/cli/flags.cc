@@ -6,6 +6,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "lib/cli/exit_codes.h"
+
 namespace ib::cli {
 namespace {
 
@@ -120,7 +122,7 @@ std::string Flags::Help() const {
 int Flags::Parse(int argc, char** argv) {
   auto usage_error = [&](const std::string& message) {
     std::cerr << tool_ << ": error: " << message << "\n(run '" << tool_ << " --help' for usage)\n";
-    return 2;
+    return ib::exit_code::kUsage;
   };
   std::vector<std::string> positional;
   bool only_positional = false;
@@ -139,7 +141,7 @@ int Flags::Parse(int argc, char** argv) {
     }
     if (arg == "--help" || arg == "-h") {
       std::cout << Help();
-      return 0;
+      return ib::exit_code::kOk;
     }
     std::string name = arg.substr(2);
     std::string value;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/config/config.h"
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
@@ -56,7 +57,7 @@ struct Plan {
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "ib-load: error: %s\n", message.c_str());
-  return 2;
+  return exit_code::kUsage;
 }
 
 // "0-9,12,15-20" -> {0..9, 12, 15..20}: ascending, no repeats, every number < limit.
@@ -318,10 +319,10 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
                  static_cast<long long>(outcome.failed), static_cast<long long>(outcome.sent),
                  first_error.empty() ? "" : "; first error: ", first_error.substr(0, 300).c_str());
   }
-  if (outcome.interrupted) return 130;
-  if (!outcome.completed) return 1;
-  if (outcome.sent > 0 && outcome.succeeded == 0) return 1;
-  return 0;
+  if (outcome.interrupted) return exit_code::kInterrupted;
+  if (!outcome.completed) return exit_code::kFailed;
+  if (outcome.sent > 0 && outcome.succeeded == 0) return exit_code::kFailed;
+  return exit_code::kOk;
 }
 
 }  // namespace
@@ -339,7 +340,7 @@ int RunIbLoad(const Options& o, int out_fd) {
     config::LoadResult loaded = config::LoadExperiment(o.config_path);
     if (!loaded.ok()) {
       for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.Format("ib-load").c_str());
-      return 2;
+      return exit_code::kUsage;
     }
     std::vector<config::Iteration> iterations = config::ExpandSweep(*loaded.config);
     if (o.iteration < 0 || o.iteration > static_cast<int64_t>(iterations.size()))
@@ -367,9 +368,9 @@ int RunIbLoad(const Options& o, int out_fd) {
   int rc = 0;
   for (const Plan& p : plans) {
     int r = RunPlan(o, p, out, t0_ns, &output_closed);
-    if (r == 130) return 130;
+    if (r == exit_code::kInterrupted) return exit_code::kInterrupted;
     if (r != 0) rc = r;
-    if (output_closed) return 1;
+    if (output_closed) return exit_code::kFailed;
   }
   return rc;
 }

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "lib/cli/exit_codes.h"
+
 namespace ib::load {
 namespace {
 
@@ -14,7 +16,7 @@ std::atomic<int> g_wake_fd{-1};
 
 void OnSignal(int) {
   int n = ++g_interrupts;
-  if (n >= 2) _exit(130);  // twice: exit now
+  if (n >= 2) _exit(exit_code::kInterrupted);  // twice: exit now
   int fd = g_wake_fd.load();
   if (fd >= 0) {
     char byte = 1;

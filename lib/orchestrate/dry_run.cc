@@ -3,6 +3,7 @@
 
 #include <ctime>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/config/config.h"
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
@@ -79,7 +80,7 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
   auto loaded = config::LoadExperiment(o.config_path);
   if (!loaded.ok()) {
     for (const auto& d : loaded.diagnostics) err << d.Format("ib-run") << "\n";
-    return kExitUsage;
+    return exit_code::kUsage;
   }
   config::ExperimentConfig c = *loaded.config;
   if (!o.name.empty()) c.name = o.name;
@@ -117,7 +118,7 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
   }
   out << "Resolved config:\n" << config::ToJson(c).dump(2) << "\n";
   out << "Config is valid. Dry run complete.\n";
-  return kExitOk;
+  return exit_code::kOk;
 }
 
 }  // namespace ib::orchestrate

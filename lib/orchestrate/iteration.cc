@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/events/events.h"
 
 namespace ib::orchestrate {
@@ -95,7 +96,7 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
     result.error = "ib-load ended (" + result.load_status->Describe() +
                    ") before its workload finished";
   } else if (result.iteration_done && !result.interrupted && result.load_status->exited &&
-             result.load_status->code != 0 && result.load_status->code != 130) {
+             result.load_status->code != 0 && result.load_status->code != exit_code::kInterrupted) {
     result.error = "ib-load failed (" + result.load_status->Describe() + ")";
   }
   if (stop_requested && stop_requested()) result.interrupted = true;

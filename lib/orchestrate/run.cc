@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/config/config.h"
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
@@ -669,7 +670,7 @@ void RunSession::Cleanup() {
 int RunSession::Execute() {
   if (auto error = Setup()) {
     ev::WriteAll(o_.err_fd, "ib-run: error: " + *error + "\n");
-    return error->rfind("--resume", 0) == 0 ? kExitUsage : kExitFailed;
+    return error->rfind("--resume", 0) == 0 ? exit_code::kUsage : exit_code::kFailed;
   }
   bool ok = Provision() && WaitForHealth();
   if (ok) {
@@ -698,8 +699,8 @@ int RunSession::Execute() {
     }
   }
   if (progress_) progress_->Finish();
-  if (interrupted_) return kExitInterrupted;
-  return ok ? kExitOk : kExitFailed;
+  if (interrupted_) return exit_code::kInterrupted;
+  return ok ? exit_code::kOk : exit_code::kFailed;
 }
 
 std::optional<config::ExperimentConfig> LoadOrReport(const RunOptions& o, std::ostream& err) {
@@ -719,7 +720,7 @@ int Run(const RunOptions& options) {
   auto config = LoadOrReport(options, err);
   if (!config) {
     events::WriteAll(options.err_fd, err.str());
-    return kExitUsage;
+    return exit_code::kUsage;
   }
   // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a
   // yes at the terminal, or --confirm; never asked with --server-url or provider local.
@@ -733,14 +734,14 @@ int Run(const RunOptions& options) {
         std::string text = "ib-run: estimated cost " + estimate.Describe() + "\n";
         if (!::isatty(STDIN_FILENO)) {
           events::WriteAll(options.err_fd, text + "ib-run: error: this run costs money; pass --confirm to start it without a prompt\n");
-          return kExitUsage;
+          return exit_code::kUsage;
         }
         events::WriteAll(options.err_fd, text + "Proceed? [y/N] ");
         std::string answer;
         std::getline(std::cin, answer);
         if (answer != "y" && answer != "Y" && answer != "yes") {
           events::WriteAll(options.err_fd, "Aborted.\n");
-          return kExitOk;
+          return exit_code::kOk;
         }
       }
     }

@@ -22,11 +22,6 @@
 
 namespace ib::orchestrate {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitInterrupted = 130;
-
 struct RunOptions {
   std::string config_path;
   std::string server_url;   // use this server: no provisioning

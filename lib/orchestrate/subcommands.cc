@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lib/appconfig/commands.h"
+#include "lib/cli/exit_codes.h"
 #include "lib/runpod/admin.h"
 
 namespace ib::orchestrate {
@@ -22,7 +23,7 @@ constexpr const char* kUsage =
 
 int Usage(const std::string& message) {
   std::cerr << "ib-run: error: " << message << "\n" << kUsage;
-  return 2;
+  return exit_code::kUsage;
 }
 
 }  // namespace

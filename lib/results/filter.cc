@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/events/stream.h"
 #include "lib/results/file.h"
 
@@ -99,7 +100,7 @@ class Filter {
       std::fprintf(stderr, "%s: warning: ignored %lld events that arrived after their run ended\n",
                    kTool, static_cast<long long>(aggregator_.late_events()));
     }
-    if (!signal_name_.empty()) return 130;
+    if (!signal_name_.empty()) return exit_code::kInterrupted;
     return failed_ || out_.dead() ? 1 : 0;
   }
 

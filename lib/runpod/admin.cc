@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "lib/appconfig/appconfig.h"
+#include "lib/cli/exit_codes.h"
 #include "lib/http/http.h"
 #include "lib/pricing/pricing.h"
 #include "lib/runpod/launch.h"
@@ -133,43 +134,43 @@ std::string FormatPodTable(const std::vector<IbPod>& pods) {
 
 int CmdServerStatus(const AdminOptions& o, std::ostream& out, std::ostream& err) {
   auto client = MakeClient(o, err);
-  if (!client) return 2;
+  if (!client) return exit_code::kUsage;
   std::vector<Pod> pods;
-  if (!ListAllPods(*client, &pods, err)) return 1;
+  if (!ListAllPods(*client, &pods, err)) return exit_code::kFailed;
   auto ib = ClassifyIbPods(pods, o.now);
   out << FormatPodTable(ib);
   double total = 0;
   for (const auto& p : ib) total += p.pod.cost_per_hr.value_or(0);
   if (!ib.empty()) out << ib.size() << " ib pod(s) billing " << Money(total) << "/hr. Stop one: ib-run server stop ID\n";
-  return 0;
+  return exit_code::kOk;
 }
 
 int CmdServerStop(const AdminOptions& o, const std::string& pod_id, std::ostream& out, std::ostream& err) {
   auto client = MakeClient(o, err);
-  if (!client) return 2;
+  if (!client) return exit_code::kUsage;
   ApiError api;
   Pod pod;
   if (!client->GetPod(pod_id, &pod, &api)) {
     if (api.not_found()) {
       err << "error: no pod " << pod_id << " (already terminated?)\n";
-      return 1;
+      return exit_code::kFailed;
     }
     err << "error: " << api.message << "\n";
-    return 1;
+    return exit_code::kFailed;
   }
-  if (!TerminatePod(*client, pod_id, /*gone_is_ok=*/false, err)) return 1;
+  if (!TerminatePod(*client, pod_id, /*gone_is_ok=*/false, err)) return exit_code::kFailed;
   out << "Terminated pod " << pod_id << " (" << pod.name << ")\n";
-  return 0;
+  return exit_code::kOk;
 }
 
 int CmdServerStopRun(const AdminOptions& o, const std::string& run_id, std::ostream& out, std::ostream& err) {
   auto client = MakeClient(o, err);
-  if (!client) return 2;
+  if (!client) return exit_code::kUsage;
   std::vector<Pod> pods;
   if (!ListAllPods(*client, &pods, err)) {
     err << "MANUAL ACTION REQUIRED: terminate pod " << kPodNamePrefix << run_id
         << " in the RunPod console (https://www.runpod.io/console/pods)\n";
-    return 1;
+    return exit_code::kFailed;
   }
   int rc = 0;
   for (const Pod& pod : pods) {
@@ -185,9 +186,9 @@ int CmdServerStopRun(const AdminOptions& o, const std::string& run_id, std::ostr
 
 int CmdServerStopOrphans(const AdminOptions& o, std::ostream& out, std::ostream& err) {
   auto client = MakeClient(o, err);
-  if (!client) return 2;
+  if (!client) return exit_code::kUsage;
   std::vector<Pod> pods;
-  if (!ListAllPods(*client, &pods, err)) return 1;
+  if (!ListAllPods(*client, &pods, err)) return exit_code::kFailed;
   ApiError api;
   int stopped = 0, failed = 0;
   for (const auto& p : ClassifyIbPods(pods, o.now)) {
@@ -266,19 +267,19 @@ int CmdUpdatePricing(const AdminOptions& o, std::ostream& out, std::ostream& err
   auto key = ib::appconfig::ResolveApiKey(&error);
   if (!key) {
     err << "error: " << error << "\n";
-    return 2;
+    return exit_code::kUsage;
   }
   auto current = ib::pricing::LoadPricing(&error);
   if (!current) current = ib::pricing::BuiltinPricing();  // a broken file gets replaced
   auto result = ib::pricing::FetchPricing(o.graphql_url, key->value, *current, o.now, &error);
   if (!result) {
     err << "error: " << error << "\n";
-    return 1;
+    return exit_code::kFailed;
   }
   std::string path = ib::pricing::PricingPath();
   if (!ib::appconfig::EnsureConfigDir(&error) || !ib::pricing::SavePricing(result->table, path, &error)) {
     err << "error: " << error << "\n";
-    return 1;
+    return exit_code::kFailed;
   }
   out << "Updated " << result->updated << " GPU price(s), added " << result->added << " new type(s); saved to "
       << path << " (dated " << result->table.updated << ")\n";
@@ -287,7 +288,7 @@ int CmdUpdatePricing(const AdminOptions& o, std::ostream& out, std::ostream& err
     for (const auto& k : result->unpriced) out << " " << k << ";";
     out << " their previous prices are kept\n";
   }
-  return 0;
+  return exit_code::kOk;
 }
 
 }  // namespace ib::runpod

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/http/http.h"
 #include "lib/runpod/client.h"
 
@@ -62,15 +63,15 @@ class Session {
       if (o_.keep_server) {
         Log("warning", "keeping pod " + pod_.id + " (" + name_ + ") at " + url_ + " as asked (--keep-server); it bills " +
                            CostText() + " until you run: ib-run server stop " + pod_.id);
-        return 0;
+        return exit_code::kOk;
       }
     } else if (outcome == Outcome::kStopped) {
       Log("warning", "stopped before the pod was ready: " + stop_->Describe());
     }
     bool terminated = Teardown();
-    if (!terminated) return 1;
-    if (outcome == Outcome::kReady) return 0;
-    return outcome == Outcome::kStopped ? 130 : 1;
+    if (!terminated) return exit_code::kFailed;
+    if (outcome == Outcome::kReady) return exit_code::kOk;
+    return outcome == Outcome::kStopped ? exit_code::kInterrupted : exit_code::kFailed;
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/events/stream.h"
 
 namespace ib::scrape {
@@ -138,15 +139,15 @@ int ScrapeLoop::Run() {
   }
   if (!sink_ok) {
     std::fprintf(stderr, "ib-scrape: error: cannot write to stdout (reader gone?); stopping\n");
-    return 1;
+    return exit_code::kFailed;
   }
   events::ScrapeStats counts{stats_.scrapes, stats_.failed, stats_.counter_resets,
                             stats_.skipped_slots};
   return sink_.OnLog(events::ScrapeStopLog(
              options_.run_id, counts,
              failing_ ? "; the server was still unreachable: " + last_failure_ : ""))
-             ? 0
-             : 1;
+             ? exit_code::kOk
+             : exit_code::kFailed;
 }
 
 bool ScrapeLoop::Fail(const std::string& message, int64_t now_ns) {

@@ -47,7 +47,8 @@ test('refuses traversal, absolute paths, odd bytes and symlinks out of web/', as
     assert.ok(!out.body.includes('outside secret'));
     assert.equal((await request(other.base + '/index.html')).status, 200);
   } finally {
-    await other.stop();
+    // SIGTERM is ib-dash's normal end: exit 0 (docs/pipeline.md "Exit codes").
+    assert.deepEqual(await other.stop(), { code: 0, signal: null });
   }
 });
 

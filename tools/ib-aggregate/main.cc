@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/results/filter.h"
 
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   if (!percentiles.empty() && !ParsePercentiles(percentiles, &options.aggregate.percentiles)) {
     std::fprintf(stderr, "ib-aggregate: error: --percentiles wants numbers in 0..100, e.g. 50,95,99\n");
-    return 2;
+    return ib::exit_code::kUsage;
   }
   if (slo_ttft > 0) options.aggregate.slos.ttft_ms = slo_ttft;
   if (slo_tpot > 0) options.aggregate.slos.tpot_ms = slo_tpot;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/dash/dashboard.h"
 #include "lib/dash/fifo_input.h"
@@ -75,16 +76,16 @@ int main(int argc, char** argv) {
   flags.String("web-dir", &web_dir, "the page's files (default: ./web, or web/ beside the binary)");
   flags.Epilog(
       "Reads an event stream from stdin when it is piped:  ib-run x.yaml | ib-dash\n"
-      "Exit codes: 0 never (runs until stopped), 2 bad usage or cannot listen, 130 stopped by a signal.");
+      "Exit codes: 0 stopped by SIGINT/SIGTERM (its normal end), 2 bad usage or cannot listen.");
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   if (port < 0 || port > 65535) {
     std::fprintf(stderr, "ib-dash: error: --port %lld is not a port\n", static_cast<long long>(port));
-    return 2;
+    return ib::exit_code::kUsage;
   }
   if (!(save_grace_s >= 0 && save_grace_s <= 3600)) {
     std::fprintf(stderr, "ib-dash: error: --save-grace %g is not between 0 and 3600 seconds\n",
                  save_grace_s);
-    return 2;
+    return ib::exit_code::kUsage;
   }
 
   // Signals are taken by sigwait below; every thread inherits the mask (children get it cleared).
@@ -109,14 +110,14 @@ int main(int argc, char** argv) {
   std::string error;
   if (!server.Start(&error)) {
     std::fprintf(stderr, "ib-dash: error: %s\n", error.c_str());
-    return 2;
+    return ib::exit_code::kUsage;
   }
   std::unique_ptr<ib::dash::FifoInput> fifo_input;
   if (!fifo.empty()) {
     fifo_input = std::make_unique<ib::dash::FifoInput>(fifo, *dashboard);
     if (!fifo_input->Start(&error)) {
       std::fprintf(stderr, "ib-dash: error: %s\n", error.c_str());
-      return 2;
+      return ib::exit_code::kUsage;
     }
   }
   if (StdinIsPiped()) {
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ib-dash: error: --start %s: %s\n", config.c_str(), message.c_str());
       server.Stop();
       dashboard->Shutdown();
-      return 2;
+      return ib::exit_code::kUsage;
     }
   }
   std::fprintf(stderr, "ib-dash: serving %s (web: %s, results: %s)\n", server.url().c_str(),
@@ -146,5 +147,7 @@ int main(int argc, char** argv) {
   server.Stop();
   dashboard->Shutdown(save_deadline);  // stops a running experiment, saves runs without a file
   std::fflush(nullptr);
-  std::_Exit(130);  // reader threads may still block on stdin or the FIFO
+  // Stopping is ib-dash's normal end (lib/cli/exit_codes.h); _Exit: reader threads may still
+  // block on stdin or the FIFO.
+  std::_Exit(ib::exit_code::kOk);
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "lib/appconfig/appconfig.h"
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/config/config.h"
 #include "lib/events/stream.h"
@@ -57,25 +58,25 @@ int main(int argc, char** argv) {
   auto loaded = ib::config::LoadExperiment(config_path);
   if (!loaded.ok()) {
     for (const auto& d : loaded.diagnostics) std::cerr << d.Format("ib-provision") << "\n";
-    return 2;
+    return ib::exit_code::kUsage;
   }
   const auto& config = *loaded.config;
   std::string error;
   auto key = ib::appconfig::ResolveApiKey(&error);
   if (!key) {
     std::cerr << "ib-provision: error: " << error << "\n";
-    return 2;
+    return ib::exit_code::kUsage;
   }
   auto pricing = ib::pricing::LoadPricing(&error);
   if (!pricing) {
     std::cerr << "ib-provision: error: " << error << "\n";
-    return 2;
+    return ib::exit_code::kUsage;
   }
   if (run_id.empty()) run_id = ib::runid::Make(config.name, std::time(nullptr));
   auto launch = ib::runpod::LaunchSpecFromConfig(config, *pricing, run_id, &error);
   if (!launch) {
     std::cerr << "ib-provision: error (at " << config.source_file << "): " << error << "\n";
-    return 2;
+    return ib::exit_code::kUsage;
   }
   if (auto hf = ib::appconfig::ResolveHfToken(&error)) launch->hf_token = hf->value;
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/openmetrics/run_metrics.h"
 #include "lib/results/report.h"
@@ -24,7 +25,7 @@ bool Load(const std::string& dir, const std::string& id, json* out) {
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "ib-results: error: %s (see --help)\n", message.c_str());
-  return 2;
+  return ib::exit_code::kUsage;
 }
 
 }  // namespace
@@ -65,28 +66,28 @@ int main(int argc, char** argv) {
     } else {
       std::cout << ib::results::FormatList(items);
     }
-    return 0;
+    return ib::exit_code::kOk;
   }
   if (command == "show") {
     if (args.size() != 2) return Usage("show takes one RUN");
-    if (!Load(dir, args[1], &run)) return 1;
+    if (!Load(dir, args[1], &run)) return ib::exit_code::kFailed;
     if (as_json) {
       std::cout << run.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     } else {
       std::cout << ib::results::FormatShow(run);
     }
-    return 0;
+    return ib::exit_code::kOk;
   }
   if (command == "compare") {
     if (args.size() < 3) return Usage("compare takes two or more RUNs");
     std::vector<json> runs;
     for (std::size_t i = 1; i < args.size(); ++i) {
-      if (!Load(dir, args[i], &run)) return 1;
+      if (!Load(dir, args[i], &run)) return ib::exit_code::kFailed;
       runs.push_back(std::move(run));
     }
     json table = ib::results::Compare(runs);
     std::cout << (as_json ? table.dump(2) + "\n" : ib::results::FormatComparison(table));
-    return 0;
+    return ib::exit_code::kOk;
   }
   if (command == "export") {
     if (args.size() != 2) return Usage("export takes one RUN");
@@ -94,15 +95,15 @@ int main(int argc, char** argv) {
       return Usage("export needs --format csv, json or openmetrics");
     if (step_s < 0) return Usage("--step must be positive");
     if (format == "openmetrics" && summary) return Usage("--summary is for csv and json");
-    if (!Load(dir, args[1], &run)) return 1;
+    if (!Load(dir, args[1], &run)) return ib::exit_code::kFailed;
     if (format == "openmetrics") {
       std::string out, error;
       if (!ib::openmetrics::ExportRun(run, step_s, &out, &error)) {
         std::fprintf(stderr, "ib-results: error: %s: %s\n", args[1].c_str(), error.c_str());
-        return 1;
+        return ib::exit_code::kFailed;
       }
       std::cout << out;
-      return 0;
+      return ib::exit_code::kOk;
     }
     if (format == "csv") {
       std::cout << (summary ? ib::results::SummaryCsv(run) : ib::results::RequestsCsv(run));
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
                          : ib::results::RequestsJson(run);
       std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     }
-    return 0;
+    return ib::exit_code::kOk;
   }
   return Usage("unknown command \"" + command + "\"");
 }

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <string>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/runid/runid.h"
 #include "lib/scrape/live_table.h"
@@ -15,7 +16,7 @@ namespace {
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "ib-scrape: error: %s\n", message.c_str());
-  return 2;
+  return ib::exit_code::kUsage;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/sim/server.h"
 
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
   }
   if (!preset.empty() && !ib::sim::ApplyPreset(preset, &o, &error)) {
     std::fprintf(stderr, "ib-sim: error: %s\n", error.c_str());
-    return 2;
+    return ib::exit_code::kUsage;
   }
   ib::cli::Flags flags("ib-sim", "a simulated vLLM / SGLang inference server on 127.0.0.1");
   std::string framework = "vllm", model;
@@ -71,18 +72,18 @@ int main(int argc, char** argv) {
   if (framework == "sglang") o.framework = ib::sim::Framework::kSglang;
   else if (framework != "vllm") {
     std::fprintf(stderr, "ib-sim: error: --framework must be vllm or sglang, not \"%s\"\n", framework.c_str());
-    return 2;
+    return ib::exit_code::kUsage;
   }
   o.seed = static_cast<uint64_t>(seed);
   o.prefix_caching = !no_prefix_caching;
   if (!ib::sim::Validate(o, &error)) {
     std::fprintf(stderr, "ib-sim: error: %s\n", error.c_str());
-    return 2;
+    return ib::exit_code::kUsage;
   }
   if (die_with_parent) {
     pid_t parent = getppid();
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) return 0;  // the parent is already gone
+    if (getppid() != parent) return ib::exit_code::kOk;  // the parent is already gone
   }
   // Signals are taken synchronously by sigwait below; every thread inherits the mask.
   sigset_t set;
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
   ib::sim::Server server(o);
   if (!server.Start(&error)) {
     std::fprintf(stderr, "ib-sim: error: %s\n", error.c_str());
-    return 1;
+    return ib::exit_code::kFailed;
   }
   std::fprintf(stderr, "ib-sim: listening on http://127.0.0.1:%d\n", server.port());
   int sig = 0;
@@ -104,5 +105,5 @@ int main(int argc, char** argv) {
   // truth file need an orderly end.
   server.Stop(/*stop_http=*/false);
   std::fflush(nullptr);
-  _exit(0);
+  _exit(ib::exit_code::kOk);
 }
