@@ -1,0 +1,179 @@
+#include <algorithm>
+
+#include "lib/config/gpu_types.h"
+#include "lib/config/sections.h"
+#include "lib/config/suggest.h"
+
+namespace ib::config::internal {
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"name", "description", "extends", "model", "framework",
+                                           "framework_options", "infrastructure", "workload", "metrics"};
+const std::vector<std::string> kModelKeys = {"name", "quantization"};
+const std::vector<std::string> kFrameworkOptionKeys = {
+    "max_model_len", "gpu_memory_utilization", "enable_prefix_caching", "tensor_parallel_size", "extra_args"};
+const std::vector<std::string> kInfraKeys = {"provider", "gpu_type", "gpu_count", "cloud_type",
+                                             "container_disk_gb", "sim"};
+const std::vector<std::string> kSimKeys = {"preset", "speed", "seed", "load_time_s", "args"};
+const std::vector<std::string> kMetricsKeys = {"collect_gpu_metrics", "sample_interval_ms", "output_dir",
+                                               "percentiles", "goodput"};
+const std::vector<std::string> kGoodputKeys = {"ttft_ms", "tpot_ms", "e2e_latency_ms"};
+
+}  // namespace
+
+void ReadConfig(const Node& root, ExperimentConfig& c, Reader& r) {
+  r.CheckKeys(&root, "", kTopKeys);
+  ReadName(root, c, r);
+  ReadModel(root, c, r);
+  ReadFramework(root, c, r);
+  ReadFrameworkOptions(root, c, r);
+  ReadInfrastructure(root, c, r);
+  ReadWorkload(root, c, r);
+  ReadMetrics(root, c, r);
+}
+
+void ReadName(const Node& root, ExperimentConfig& c, Reader& r) {
+  if (r.Require(&root, "name", "name", &root)) {
+    if (auto v = r.String(root.Get("name"), "name")) {
+      c.name = *v;
+      if (c.name.empty() || c.name.find_first_of("/\\ \t\n") != std::string::npos || c.name[0] == '.') {
+        r.Error(root.Get("name"), "", "name must be non-empty, must not start with '.', and must not contain '/', '\\' or whitespace (it names files), got '" + c.name + "'");
+      }
+    }
+  }
+  c.description = r.String(root.Get("description"), "description");
+}
+
+void ReadModel(const Node& root, ExperimentConfig& c, Reader& r) {
+  const Node* model = root.Get("model");
+  if (r.Require(&root, "model", "model", &root) && r.IsMap(model, "model")) {
+    r.CheckKeys(model, "model", kModelKeys);
+    if (r.Require(model, "name", "model.name", model)) {
+      if (auto v = r.String(model->Get("name"), "model.name")) c.model.name = *v;
+    }
+    c.model.quantization = r.String(model->Get("quantization"), "model.quantization");
+  }
+}
+
+void ReadFramework(const Node& root, ExperimentConfig& c, Reader& r) {
+  if (r.Require(&root, "framework", "framework", &root)) {
+    if (auto v = r.String(root.Get("framework"), "framework")) {
+      c.framework = *v;
+      if (c.framework != "vllm" && c.framework != "sglang") {
+        r.Error(root.Get("framework"), "", "framework must be 'vllm' or 'sglang', got '" + c.framework + "'" +
+                                               DidYouMean(c.framework, {"vllm", "sglang"}));
+      }
+    }
+  }
+}
+
+void ReadFrameworkOptions(const Node& root, ExperimentConfig& c, Reader& r) {
+  if (const Node* fo = root.Get("framework_options"); r.IsMap(fo, "framework_options")) {
+    r.CheckKeys(fo, "framework_options", kFrameworkOptionKeys);
+    auto& o = c.framework_options;
+    o.max_model_len = r.Int(fo->Get("max_model_len"), "framework_options.max_model_len");
+    if (o.max_model_len && *o.max_model_len < 1) {
+      r.Error(fo->Get("max_model_len"), "", "framework_options.max_model_len must be >= 1, got " + std::to_string(*o.max_model_len));
+    }
+    if (auto v = r.Number(fo->Get("gpu_memory_utilization"), "framework_options.gpu_memory_utilization")) {
+      o.gpu_memory_utilization = *v;
+      if (*v <= 0 || *v > 1) {
+        r.Error(fo->Get("gpu_memory_utilization"), "",
+                "framework_options.gpu_memory_utilization must be in (0, 1], got " + FormatNumber(*v));
+      }
+    }
+    o.enable_prefix_caching = r.Bool(fo->Get("enable_prefix_caching"), "framework_options.enable_prefix_caching");
+    o.tensor_parallel_size = r.Int(fo->Get("tensor_parallel_size"), "framework_options.tensor_parallel_size");
+    if (o.tensor_parallel_size && *o.tensor_parallel_size < 1) {
+      r.Error(fo->Get("tensor_parallel_size"), "", "framework_options.tensor_parallel_size must be >= 1, got " + std::to_string(*o.tensor_parallel_size));
+    }
+    if (auto v = r.StringList(fo->Get("extra_args"), "framework_options.extra_args")) o.extra_args = *v;
+  }
+}
+
+void ReadInfrastructure(const Node& root, ExperimentConfig& c, Reader& r) {
+  // The original defaults the whole block when it is omitted.
+  if (const Node* infra = root.Get("infrastructure"); r.IsMap(infra, "infrastructure")) {
+    r.CheckKeys(infra, "infrastructure", kInfraKeys);
+    auto& i = c.infrastructure;
+    if (auto v = r.String(infra->Get("provider"), "infrastructure.provider")) {
+      i.provider = *v;
+      if (i.provider != "runpod" && i.provider != "local") {
+        r.Error(infra->Get("provider"), "", "infrastructure.provider must be 'runpod' or 'local', got '" + i.provider + "'" +
+                                                DidYouMean(i.provider, {"runpod", "local"}));
+      }
+    }
+    if (i.provider == "runpod") r.Require(infra, "gpu_type", "infrastructure.gpu_type", infra);
+    if (auto v = r.String(infra->Get("gpu_type"), "infrastructure.gpu_type")) {
+      i.gpu_type = *v;
+      if (i.provider == "runpod" && FindGpuType(i.gpu_type) == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& g : GpuTypes()) names.push_back(g.key);
+        r.Error(infra->Get("gpu_type"), "", "infrastructure.gpu_type: unknown GPU type '" + i.gpu_type +
+                                                "'; known types: " + JoinList(names) + DidYouMean(i.gpu_type, names));
+      }
+    }
+    if (auto v = r.Int(infra->Get("gpu_count"), "infrastructure.gpu_count")) {
+      i.gpu_count = *v;
+      if (*v < 1) r.Error(infra->Get("gpu_count"), "", "infrastructure.gpu_count must be >= 1, got " + std::to_string(*v));
+    }
+    if (auto v = r.String(infra->Get("cloud_type"), "infrastructure.cloud_type")) {
+      i.cloud_type = *v;
+      if (*v != "community" && *v != "secure") {
+        r.Error(infra->Get("cloud_type"), "", "infrastructure.cloud_type must be 'community' or 'secure', got '" + *v + "'");
+      }
+    }
+    i.container_disk_gb = r.Int(infra->Get("container_disk_gb"), "infrastructure.container_disk_gb");
+    if (i.container_disk_gb && *i.container_disk_gb < 1) {
+      r.Error(infra->Get("container_disk_gb"), "", "infrastructure.container_disk_gb must be >= 1, got " + std::to_string(*i.container_disk_gb));
+    }
+    if (const Node* sim = infra->Get("sim"); r.IsMap(sim, "infrastructure.sim")) {
+      r.CheckKeys(sim, "infrastructure.sim", kSimKeys);
+      if (i.provider != "local") r.Error(sim, "", "infrastructure.sim applies only to provider 'local'");
+      if (auto v = r.String(sim->Get("preset"), "infrastructure.sim.preset")) i.sim.preset = *v;
+      if (auto v = r.Number(sim->Get("speed"), "infrastructure.sim.speed")) {
+        i.sim.speed = *v;
+        if (*v <= 0) r.Error(sim->Get("speed"), "", "infrastructure.sim.speed must be > 0, got " + FormatNumber(*v));
+      }
+      if (auto v = r.Int(sim->Get("seed"), "infrastructure.sim.seed")) i.sim.seed = *v;
+      if (auto v = r.Number(sim->Get("load_time_s"), "infrastructure.sim.load_time_s")) {
+        i.sim.load_time_s = *v;
+        if (*v < 0) r.Error(sim->Get("load_time_s"), "", "infrastructure.sim.load_time_s must be >= 0, got " + FormatNumber(*v));
+      }
+      if (auto v = r.StringList(sim->Get("args"), "infrastructure.sim.args")) i.sim.args = *v;
+    }
+  }
+}
+
+void ReadMetrics(const Node& root, ExperimentConfig& c, Reader& r) {
+  if (const Node* m = root.Get("metrics"); r.IsMap(m, "metrics")) {
+    r.CheckKeys(m, "metrics", kMetricsKeys);
+    auto& mc = c.metrics;
+    if (auto v = r.Bool(m->Get("collect_gpu_metrics"), "metrics.collect_gpu_metrics")) mc.collect_gpu_metrics = *v;
+    if (auto v = r.Int(m->Get("sample_interval_ms"), "metrics.sample_interval_ms")) {
+      mc.sample_interval_ms = *v;
+      // The original accepted 0, which made a busy loop against the server.
+      if (*v < 10) r.Error(m->Get("sample_interval_ms"), "", "metrics.sample_interval_ms must be >= 10, got " + std::to_string(*v));
+    }
+    if (auto v = r.String(m->Get("output_dir"), "metrics.output_dir")) mc.output_dir = *v;
+    if (auto v = r.NumberList(m->Get("percentiles"), "metrics.percentiles")) {
+      for (double p : *v) {
+        if (p <= 0 || p > 100) r.Error(m->Get("percentiles"), "", "metrics.percentiles values must be in (0, 100], got " + FormatNumber(p));
+      }
+      if (!v->empty()) mc.percentiles = *v;
+    }
+    if (const Node* g = m->Get("goodput"); r.IsMap(g, "metrics.goodput")) {
+      r.CheckKeys(g, "metrics.goodput", kGoodputKeys);
+      auto slo = [&](const char* key, std::optional<double>& out) {
+        out = r.Number(g->Get(key), std::string("metrics.goodput.") + key);
+        if (out && *out <= 0) r.Error(g->Get(key), "", std::string("metrics.goodput.") + key + " must be > 0, got " + FormatNumber(*out));
+      };
+      slo("ttft_ms", mc.goodput.ttft_ms);
+      slo("tpot_ms", mc.goodput.tpot_ms);
+      slo("e2e_latency_ms", mc.goodput.e2e_latency_ms);
+    }
+  }
+}
+
+}  // namespace ib::config::internal

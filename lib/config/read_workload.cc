@@ -1,0 +1,195 @@
+#include <algorithm>
+
+#include "lib/config/sections.h"
+#include "lib/config/suggest.h"
+
+namespace ib::config::internal {
+
+namespace {
+
+const std::vector<std::string> kWorkloadKeys = {
+    "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
+    "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
+    "conversation", "sweep"};
+const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic"};
+const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed"};
+const std::vector<std::string> kDistributionKeys = {"mean", "stddev", "min", "max"};
+const std::vector<std::string> kParameterKeys = {"max_tokens", "temperature", "ignore_eos"};
+const std::vector<std::string> kConversationKeys = {"turns", "system_prompt", "user_messages", "shared_prefix"};
+const std::vector<std::string> kWorkloadTypes = {"single", "batch", "concurrent", "multi_turn", "rate"};
+
+Distribution ReadDistribution(Reader& r, const Node* node, const std::string& path, Distribution d) {
+  if (!r.IsMap(node, path)) return d;
+  r.CheckKeys(node, path, kDistributionKeys);
+  if (auto v = r.Number(node->Get("mean"), path + ".mean")) d.mean = *v;
+  if (auto v = r.Number(node->Get("stddev"), path + ".stddev")) d.stddev = *v;
+  if (auto v = r.Int(node->Get("min"), path + ".min")) d.min = *v;
+  if (auto v = r.Int(node->Get("max"), path + ".max")) d.max = *v;
+  if (d.mean < 1) r.Error(node, "", path + ".mean must be >= 1, got " + FormatNumber(d.mean));
+  if (d.stddev < 0) r.Error(node, "", path + ".stddev must be >= 0, got " + FormatNumber(d.stddev));
+  return d;
+}
+
+
+}  // namespace
+
+void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
+  const Node* wl = root.Get("workload");
+  auto& w = c.workload;
+  if (r.Require(&root, "workload", "workload", &root) && r.IsMap(wl, "workload")) {
+    r.CheckKeys(wl, "workload", kWorkloadKeys);
+    if (r.Require(wl, "type", "workload.type", wl)) {
+      if (auto v = r.String(wl->Get("type"), "workload.type")) {
+        w.type = *v;
+        if (std::find(kWorkloadTypes.begin(), kWorkloadTypes.end(), w.type) == kWorkloadTypes.end()) {
+          r.Error(wl->Get("type"), "", "workload.type must be one of " + JoinList(kWorkloadTypes) + ", got '" + w.type + "'" +
+                                           DidYouMean(w.type, kWorkloadTypes));
+        }
+      }
+    }
+    ReadRequests(wl, w, r);
+    ReadParameters(wl, w, r);
+    auto positive_int = [&](const char* key, std::optional<int64_t>& out) {
+      out = r.Int(wl->Get(key), std::string("workload.") + key);
+      if (out && *out < 1) r.Error(wl->Get(key), "", std::string("workload.") + key + " must be >= 1, got " + std::to_string(*out));
+    };
+    positive_int("batch_size", w.batch_size);
+    positive_int("concurrency", w.concurrency);
+    w.request_rate = r.Number(wl->Get("request_rate"), "workload.request_rate");
+    if (w.request_rate && *w.request_rate <= 0) {
+      r.Error(wl->Get("request_rate"), "", "workload.request_rate must be > 0, got " + FormatNumber(*w.request_rate));
+    }
+    if (auto v = r.String(wl->Get("arrival"), "workload.arrival")) {
+      w.arrival = *v;
+      if (*v != "constant" && *v != "poisson" && *v != "gamma") {
+        r.Error(wl->Get("arrival"), "", "workload.arrival must be 'constant', 'poisson' or 'gamma', got '" + *v + "'" +
+                                            DidYouMean(*v, {"constant", "poisson", "gamma"}));
+      }
+    }
+    if (auto v = r.Number(wl->Get("burstiness"), "workload.burstiness")) {
+      w.burstiness = *v;
+      if (*v <= 0) r.Error(wl->Get("burstiness"), "", "workload.burstiness must be > 0, got " + FormatNumber(*v));
+    }
+    if (auto v = r.Int(wl->Get("seed"), "workload.seed")) w.seed = *v;
+    w.duration_s = r.Number(wl->Get("duration_s"), "workload.duration_s");
+    if (w.duration_s && *w.duration_s <= 0) {
+      r.Error(wl->Get("duration_s"), "", "workload.duration_s must be > 0, got " + FormatNumber(*w.duration_s));
+    }
+    if (auto v = r.Int(wl->Get("warmup_requests"), "workload.warmup_requests")) {
+      w.warmup_requests = *v;
+      if (*v < 0) r.Error(wl->Get("warmup_requests"), "", "workload.warmup_requests must be >= 0, got " + std::to_string(*v));
+    }
+    for (auto [key, out] : {std::pair<const char*, double*>{"timeout_s", &w.timeout_s}, {"idle_timeout_s", &w.idle_timeout_s}}) {
+      if (auto v = r.Number(wl->Get(key), std::string("workload.") + key)) {
+        *out = *v;
+        if (*v <= 0) r.Error(wl->Get(key), "", std::string("workload.") + key + " must be > 0, got " + FormatNumber(*v));
+      }
+    }
+    ReadConversation(wl, w, r);
+    ReadSweep(wl, w, r);
+    CheckWorkloadRules(wl, w, r);
+  }
+}
+
+void ReadRequests(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
+  const Node* req = wl->Get("requests");
+  if (r.Require(wl, "requests", "workload.requests", wl) && r.IsMap(req, "workload.requests")) {
+    r.CheckKeys(req, "workload.requests", kRequestKeys);
+    const Node* source = req->Get("source");
+    const Node* synthetic = req->Get("synthetic");
+    if ((source == nullptr || source->kind == Node::kNull) && (synthetic == nullptr || synthetic->kind == Node::kNull)) {
+      r.Error(req, "", "workload.requests needs 'source' (a JSONL prompt file) or 'synthetic'");
+    }
+    if (source != nullptr && source->kind != Node::kNull && synthetic != nullptr && synthetic->kind != Node::kNull) {
+      r.Error(synthetic, "", "workload.requests takes 'source' or 'synthetic', not both");
+    }
+    if (auto v = r.String(source, "workload.requests.source")) {
+      // Relative to the file that wrote the key, not to the child that extends it.
+      w.requests.source = ResolveFrom(source->file, *v);
+    }
+    if (r.IsMap(synthetic, "workload.requests.synthetic")) {
+      r.CheckKeys(synthetic, "workload.requests.synthetic", kSyntheticKeys);
+      ExperimentConfig::Workload::Requests::Synthetic s;
+      s.input_tokens = ReadDistribution(r, synthetic->Get("input_tokens"), "workload.requests.synthetic.input_tokens", s.input_tokens);
+      s.output_tokens = ReadDistribution(r, synthetic->Get("output_tokens"), "workload.requests.synthetic.output_tokens", s.output_tokens);
+      if (auto v = r.Int(synthetic->Get("seed"), "workload.requests.synthetic.seed")) s.seed = *v;
+      w.requests.synthetic = s;
+    }
+    if (r.Require(req, "count", "workload.requests.count", req)) {
+      if (auto v = r.Int(req->Get("count"), "workload.requests.count")) {
+        w.requests.count = *v;
+        if (*v < 1) r.Error(req->Get("count"), "", "workload.requests.count must be >= 1, got " + std::to_string(*v));
+      }
+    }
+  }
+}
+
+void ReadParameters(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
+  if (const Node* p = wl->Get("parameters"); r.IsMap(p, "workload.parameters")) {
+    r.CheckKeys(p, "workload.parameters", kParameterKeys);
+    if (auto v = r.Int(p->Get("max_tokens"), "workload.parameters.max_tokens")) {
+      w.parameters.max_tokens = *v;
+      if (*v < 1) r.Error(p->Get("max_tokens"), "", "workload.parameters.max_tokens must be >= 1, got " + std::to_string(*v));
+    }
+    if (auto v = r.Number(p->Get("temperature"), "workload.parameters.temperature")) {
+      w.parameters.temperature = *v;
+      if (*v < 0) r.Error(p->Get("temperature"), "", "workload.parameters.temperature must be >= 0, got " + FormatNumber(*v));
+    }
+    if (auto v = r.Bool(p->Get("ignore_eos"), "workload.parameters.ignore_eos")) w.parameters.ignore_eos = *v;
+  }
+}
+
+void ReadConversation(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
+  if (const Node* conv = wl->Get("conversation"); r.IsMap(conv, "workload.conversation")) {
+    r.CheckKeys(conv, "workload.conversation", kConversationKeys);
+    ExperimentConfig::Workload::Conversation cv;
+    if (r.Require(conv, "turns", "workload.conversation.turns", conv)) {
+      if (auto v = r.Int(conv->Get("turns"), "workload.conversation.turns")) {
+        cv.turns = *v;
+        if (*v < 1) r.Error(conv->Get("turns"), "", "workload.conversation.turns must be >= 1, got " + std::to_string(*v));
+      }
+    }
+    cv.system_prompt = r.String(conv->Get("system_prompt"), "workload.conversation.system_prompt");
+    cv.user_messages = r.StringList(conv->Get("user_messages"), "workload.conversation.user_messages");
+    cv.shared_prefix = r.String(conv->Get("shared_prefix"), "workload.conversation.shared_prefix");
+    w.conversation = cv;
+  }
+}
+
+void CheckWorkloadRules(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
+  // Cross-field rules (the original's, loosened where a sweep supplies the value).
+  auto swept = [&](const std::string& key) {
+    return std::any_of(w.sweep.begin(), w.sweep.end(), [&](const auto& a) { return a.first == key; });
+  };
+  const Node* type_node = wl->Get("type");
+  if (w.type == "batch" && !w.batch_size && !swept("batch_size")) {
+    r.Error(type_node, "", "workload type 'batch' requires workload.batch_size (or workload.sweep.batch_size)");
+  }
+  if (w.type == "concurrent" && !w.concurrency && !swept("concurrency")) {
+    r.Error(type_node, "", "workload type 'concurrent' requires workload.concurrency (or workload.sweep.concurrency)");
+  }
+  if (w.type == "rate" && !w.request_rate && !swept("request_rate")) {
+    r.Error(type_node, "", "workload type 'rate' requires workload.request_rate (or workload.sweep.request_rate)");
+  }
+  if (w.type == "multi_turn" && !w.conversation) {
+    r.Error(type_node, "", "workload type 'multi_turn' requires workload.conversation");
+  }
+  if (w.type == "multi_turn" && w.requests.synthetic) {
+    r.Error(wl->Get("requests"), "", "workload type 'multi_turn' needs a prompt file in workload.requests.source, not synthetic prompts");
+  }
+  const Node* sweep_node = wl->Get("sweep");
+  if (swept("concurrency") && w.type != "concurrent" && w.type != "single") {
+    r.Error(sweep_node, "", "sweep over concurrency requires workload type 'concurrent' or 'single', got '" + w.type + "'");
+  }
+  if (swept("batch_size") && w.type != "batch" && w.type != "single") {
+    r.Error(sweep_node, "", "sweep over batch_size requires workload type 'batch' or 'single', got '" + w.type + "'");
+  }
+  if (swept("request_rate") && w.type != "rate" && w.type != "single") {
+    r.Error(sweep_node, "", "sweep over request_rate requires workload type 'rate' or 'single', got '" + w.type + "'");
+  }
+  if (w.type == "multi_turn" && w.duration_s) {
+    r.Error(wl->Get("duration_s"), "", "workload.duration_s is not supported for multi_turn (conversations are counted)");
+  }
+}
+
+}  // namespace ib::config::internal

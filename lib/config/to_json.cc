@@ -1,0 +1,101 @@
+// The resolved config as JSON (the results file's "experiment" key).
+#include <cmath>
+
+#include "lib/config/config.h"
+
+namespace ib::config {
+namespace {
+
+using nlohmann::json;
+
+
+json OptJson(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json OptJson(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+json OptJson(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+json OptJson(const std::optional<bool>& v) { return v ? json(*v) : json(nullptr); }
+
+json DistributionJson(const Distribution& d) {
+  return {{"mean", d.mean}, {"stddev", d.stddev}, {"min", d.min}, {"max", d.max}};
+}
+
+}  // namespace
+
+json ToJson(const ExperimentConfig& c) {
+  const auto& w = c.workload;
+  json sweep = nullptr;
+  if (!w.sweep.empty()) {
+    sweep = json::object();
+    for (const auto& [key, values] : w.sweep) {
+      json list = json::array();
+      for (double v : values) list.push_back(v == std::floor(v) ? json(static_cast<int64_t>(v)) : json(v));
+      sweep[key] = list;
+    }
+  }
+  json conversation = nullptr;
+  if (w.conversation) {
+    conversation = {{"turns", w.conversation->turns},
+                    {"system_prompt", OptJson(w.conversation->system_prompt)},
+                    {"user_messages", w.conversation->user_messages ? json(*w.conversation->user_messages) : json(nullptr)},
+                    {"shared_prefix", OptJson(w.conversation->shared_prefix)}};
+  }
+  json synthetic = nullptr;
+  if (w.requests.synthetic) {
+    synthetic = {{"input_tokens", DistributionJson(w.requests.synthetic->input_tokens)},
+                 {"output_tokens", DistributionJson(w.requests.synthetic->output_tokens)},
+                 {"seed", w.requests.synthetic->seed}};
+  }
+  const auto& i = c.infrastructure;
+  json infra = {{"provider", i.provider},
+                {"gpu_type", i.gpu_type},
+                {"gpu_count", i.gpu_count},
+                {"cloud_type", i.cloud_type},
+                {"container_disk_gb", OptJson(i.container_disk_gb)}};
+  if (i.provider == "local") {
+    infra["sim"] = {{"preset", i.sim.preset}, {"speed", i.sim.speed}, {"seed", i.sim.seed},
+                    {"load_time_s", i.sim.load_time_s}, {"args", i.sim.args}};
+  }
+  const auto& g = c.metrics.goodput;
+  return {
+      {"name", c.name},
+      {"description", OptJson(c.description)},
+      {"extends", nullptr},
+      {"model", {{"name", c.model.name}, {"quantization", OptJson(c.model.quantization)}}},
+      {"framework", c.framework},
+      {"framework_options",
+       {{"max_model_len", OptJson(c.framework_options.max_model_len)},
+        {"gpu_memory_utilization", c.framework_options.gpu_memory_utilization},
+        {"enable_prefix_caching", OptJson(c.framework_options.enable_prefix_caching)},
+        {"tensor_parallel_size", OptJson(c.framework_options.tensor_parallel_size)},
+        {"extra_args", c.framework_options.extra_args}}},
+      {"infrastructure", infra},
+      {"workload",
+       {{"type", w.type},
+        {"requests", {{"source", w.requests.source.empty() ? json(nullptr) : json(w.requests.source)},
+                      {"count", w.requests.count},
+                      {"synthetic", synthetic}}},
+        {"parameters", {{"max_tokens", w.parameters.max_tokens},
+                        {"temperature", w.parameters.temperature},
+                        {"ignore_eos", w.parameters.ignore_eos}}},
+        {"batch_size", OptJson(w.batch_size)},
+        {"concurrency", OptJson(w.concurrency)},
+        {"request_rate", OptJson(w.request_rate)},
+        {"arrival", w.arrival},
+        {"burstiness", w.burstiness},
+        {"seed", w.seed},
+        {"duration_s", OptJson(w.duration_s)},
+        {"warmup_requests", w.warmup_requests},
+        {"timeout_s", w.timeout_s},
+        {"idle_timeout_s", w.idle_timeout_s},
+        {"sweep", sweep},
+        {"conversation", conversation}}},
+      {"metrics",
+       {{"collect_gpu_metrics", c.metrics.collect_gpu_metrics},
+        {"sample_interval_ms", c.metrics.sample_interval_ms},
+        {"output_dir", c.metrics.output_dir},
+        {"percentiles", c.metrics.percentiles},
+        {"goodput", {{"ttft_ms", OptJson(g.ttft_ms)}, {"tpot_ms", OptJson(g.tpot_ms)}, {"e2e_latency_ms", OptJson(g.e2e_latency_ms)}}}}},
+  };
+}
+
+
+}  // namespace ib::config
