@@ -113,6 +113,29 @@ struct ExperimentConfig {
     // Field name -> values. Any numeric workload field: concurrency, batch_size, request_rate,
     // max_tokens, temperature, burstiness, count, warmup_requests, duration_s.
     std::vector<std::pair<std::string, std::vector<double>>> sweep;
+
+    // workload.search: the largest value of `over` whose probes meet every SLO
+    // (docs/config.md "Capacity search").
+    struct Search {
+      std::string over;  // request_rate (type rate) | concurrency (type concurrent)
+      struct Slo {
+        std::string metric;      // a name of lib/stats/slo_metrics.h: "ttft_ms"
+        std::string percentile;  // "p99" | ... | "mean"
+        double bound_ms = 0;
+      };
+      std::vector<Slo> slo;
+      std::optional<double> goodput_frac;  // share of requests meeting metrics.goodput, (0, 1]
+      std::optional<double> min;  // default: 1 (concurrency) or 0.5 req/s
+      std::optional<double> max;  // default: found by a saturation probe
+      double precision_pct = 5;
+      int64_t max_probes = 12;
+      struct Probe {
+        std::optional<double> duration_s;
+        std::optional<int64_t> count;
+      } probe;
+      bool fresh_prompts = true;  // each probe draws its own prompts (no warm prefix cache)
+    };
+    std::optional<Search> search;
   } workload;
 
   struct Metrics {

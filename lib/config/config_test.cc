@@ -203,6 +203,50 @@ TEST(Config, BrokenConfigsGiveTheirExactMessages) {
   EXPECT_GE(checked, 15);
 }
 
+TEST(Config, SearchBlockLoads) {
+  auto r = LoadExperiment("experiments/examples/sim-search.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  const auto& w = r.config->workload;
+  ASSERT_TRUE(w.search.has_value());
+  EXPECT_EQ(w.search->over, "request_rate");
+  ASSERT_EQ(w.search->slo.size(), 2u);
+  EXPECT_EQ(w.search->slo[0].metric, "ttft_ms");
+  EXPECT_EQ(w.search->slo[0].percentile, "p99");
+  EXPECT_DOUBLE_EQ(w.search->slo[0].bound_ms, 500);
+  EXPECT_EQ(w.search->slo[1].metric, "tpot_ms");
+  EXPECT_DOUBLE_EQ(*w.search->min, 0.5);
+  EXPECT_FALSE(w.search->max.has_value());
+  EXPECT_DOUBLE_EQ(w.search->precision_pct, 5);
+  EXPECT_EQ(w.search->max_probes, 12);
+  EXPECT_TRUE(w.search->fresh_prompts);
+  nlohmann::json j = ToJson(*r.config);
+  EXPECT_EQ(j["workload"]["search"]["slo"], nlohmann::json::parse(R"({"ttft_ms":{"p99":500.0},"tpot_ms":{"p99":50.0}})"));
+  // A config without a search has no "search" key: older results files keep their bytes.
+  auto plain = LoadExperiment("experiments/examples/sim-rate.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(ToJson(*plain.config)["workload"].contains("search"));
+}
+
+TEST(Config, SearchGoodputFractionNeedsAGoodputSlo) {
+  std::string yaml = R"(name: t
+model: {name: m}
+framework: vllm
+infrastructure: {provider: local}
+workload:
+  type: concurrent
+  requests: {synthetic: {}, count: 5}
+  search:
+    over: concurrency
+    slo: {goodput_frac: 0.9}
+)";
+  auto r = LoadExperimentFromString(yaml, "t.yaml");
+  EXPECT_EQ(Messages(r), "ib-run: error (at t.yaml:10): workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, tpot_ms or e2e_latency_ms)\n");
+  auto ok = LoadExperimentFromString(yaml + "metrics: {goodput: {ttft_ms: 300}}\n", "t.yaml");
+  ASSERT_TRUE(ok.ok()) << Messages(ok);
+  EXPECT_DOUBLE_EQ(*ok.config->workload.search->goodput_frac, 0.9);
+  EXPECT_FALSE(ok.config->workload.concurrency.has_value());  // the search supplies it
+}
+
 TEST(Config, MissingFile) {
   auto r = LoadExperiment("tests/configs/does-not-exist.yaml");
   ASSERT_FALSE(r.ok());

@@ -31,6 +31,13 @@ void ReadConfig(const Node& root, ExperimentConfig& c, Reader& r) {
   ReadInfrastructure(root, c, r);
   ReadWorkload(root, c, r);
   ReadMetrics(root, c, r);
+  // A search's goodput_frac counts requests meeting metrics.goodput: it needs one set.
+  const auto& search = c.workload.search;
+  const auto& g = c.metrics.goodput;
+  if (search && search->goodput_frac && !g.ttft_ms && !g.tpot_ms && !g.e2e_latency_ms) {
+    const Node* at = root.Get("workload")->Get("search")->Get("slo")->Get("goodput_frac");
+    r.Error(at, "", "workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, tpot_ms or e2e_latency_ms)");
+  }
 }
 
 void ReadName(const Node& root, ExperimentConfig& c, Reader& r) {

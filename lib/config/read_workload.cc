@@ -10,7 +10,7 @@ namespace {
 const std::vector<std::string> kWorkloadKeys = {
     "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
     "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
-    "conversation", "sweep"};
+    "conversation", "sweep", "search"};
 const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic"};
 const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed"};
 const std::vector<std::string> kDistributionKeys = {"mean", "stddev", "min", "max"};
@@ -87,6 +87,7 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
     }
     ReadConversation(wl, w, r);
     ReadSweep(wl, w, r);
+    ReadSearch(wl, w, r);
     CheckWorkloadRules(wl, w, r);
   }
 }
@@ -161,14 +162,16 @@ void CheckWorkloadRules(const Node* wl, ExperimentConfig::Workload& w, Reader& r
   auto swept = [&](const std::string& key) {
     return std::any_of(w.sweep.begin(), w.sweep.end(), [&](const auto& a) { return a.first == key; });
   };
+  // A search supplies its field's value too.
+  auto supplied = [&](const std::string& key) { return swept(key) || (w.search && w.search->over == key); };
   const Node* type_node = wl->Get("type");
-  if (w.type == "batch" && !w.batch_size && !swept("batch_size")) {
+  if (w.type == "batch" && !w.batch_size && !supplied("batch_size")) {
     r.Error(type_node, "", "workload type 'batch' requires workload.batch_size (or workload.sweep.batch_size)");
   }
-  if (w.type == "concurrent" && !w.concurrency && !swept("concurrency")) {
+  if (w.type == "concurrent" && !w.concurrency && !supplied("concurrency")) {
     r.Error(type_node, "", "workload type 'concurrent' requires workload.concurrency (or workload.sweep.concurrency)");
   }
-  if (w.type == "rate" && !w.request_rate && !swept("request_rate")) {
+  if (w.type == "rate" && !w.request_rate && !supplied("request_rate")) {
     r.Error(type_node, "", "workload type 'rate' requires workload.request_rate (or workload.sweep.request_rate)");
   }
   if (w.type == "multi_turn" && !w.conversation) {

@@ -31,6 +31,8 @@ void ReadParameters(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 void ReadConversation(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 // workload.sweep (sweep.cc).
 void ReadSweep(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
+// workload.search (read_search.cc); after the sweep, which it excludes.
+void ReadSearch(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 // Rules across workload fields (a type's required field, a sweep's axis fitting the type).
 void CheckWorkloadRules(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 

@@ -44,6 +44,21 @@ json ToJson(const ExperimentConfig& c) {
                  {"output_tokens", DistributionJson(w.requests.synthetic->output_tokens)},
                  {"seed", w.requests.synthetic->seed}};
   }
+  json search = nullptr;
+  if (w.search) {
+    const auto& s = *w.search;
+    json slo = json::object();
+    for (const auto& b : s.slo) slo[b.metric][b.percentile] = b.bound_ms;
+    if (s.goodput_frac) slo["goodput_frac"] = *s.goodput_frac;
+    search = {{"over", s.over},
+              {"slo", slo},
+              {"min", OptJson(s.min)},
+              {"max", OptJson(s.max)},
+              {"precision_pct", s.precision_pct},
+              {"max_probes", s.max_probes},
+              {"probe", {{"duration_s", OptJson(s.probe.duration_s)}, {"count", OptJson(s.probe.count)}}},
+              {"fresh_prompts", s.fresh_prompts}};
+  }
   const auto& i = c.infrastructure;
   json infra = {{"provider", i.provider},
                 {"gpu_type", i.gpu_type},
@@ -55,7 +70,7 @@ json ToJson(const ExperimentConfig& c) {
                     {"load_time_s", i.sim.load_time_s}, {"args", i.sim.args}};
   }
   const auto& g = c.metrics.goodput;
-  return {
+  json out = {
       {"name", c.name},
       {"description", OptJson(c.description)},
       {"extends", nullptr},
@@ -95,6 +110,9 @@ json ToJson(const ExperimentConfig& c) {
         {"percentiles", c.metrics.percentiles},
         {"goodput", {{"ttft_ms", OptJson(g.ttft_ms)}, {"tpot_ms", OptJson(g.tpot_ms)}, {"e2e_latency_ms", OptJson(g.e2e_latency_ms)}}}}},
   };
+  // Only when set, so results files of configs without a search keep their bytes.
+  if (!search.is_null()) out["workload"]["search"] = search;
+  return out;
 }
 
 
