@@ -725,7 +725,7 @@ int Run(const RunOptions& options) {
   if (config->workload.search) {
     // The search loop lands separately; until then refuse before anything costs money.
     events::WriteAll(options.err_fd, "ib-run: error: workload.search is valid but this ib-run cannot run a search yet\n");
-    return kExitUsage;
+    return exit_code::kUsage;
   }
   // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a
   // yes at the terminal, or --confirm; never asked with --server-url or provider local.
