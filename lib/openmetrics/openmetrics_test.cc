@@ -9,6 +9,7 @@
 #include "lib/openmetrics/writer.h"
 #include "lib/results/file.h"
 #include "lib/results/aggregator.h"
+#include "lib/results/test_runs.h"
 
 namespace ib::openmetrics {
 namespace {
@@ -254,7 +255,7 @@ TEST(Export, FinishedRunAsTimestampedOpenMetrics) {
   for (int i = 0; i < 6; ++i) evs.push_back(Request("r1", i, i * 400.0, 10 + i, 100));
   evs.push_back(Request("r1", 6, 2400, 0, 100, "reset"));
   evs.push_back(events::Phase{"r1", events::phase::kIterationDone, {{"completed", 7}}});
-  auto runs = results::BuildRuns(std::move(evs));
+  auto runs = results::AllRunsOf(std::move(evs));
   ASSERT_EQ(runs.size(), 1u);
   json file = json::parse(results::SerializeRun(runs[0]));
   std::string out, error;

@@ -477,16 +477,4 @@ std::vector<RunRecord> StreamAggregator::Finish(const std::string& stop_reason) 
   return done;
 }
 
-std::vector<RunRecord> BuildRuns(std::vector<events::Event> events,
-                                 const AggregateOptions& options) {
-  StreamAggregator aggregator(options);
-  std::vector<RunRecord> runs;
-  for (auto& event : events) {
-    for (auto& run : aggregator.Add(std::move(event))) runs.push_back(std::move(run));
-  }
-  for (auto& run : aggregator.Finish("end of stream before the run finished"))
-    runs.push_back(std::move(run));
-  return runs;
-}
-
 }  // namespace ib::results

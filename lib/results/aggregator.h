@@ -104,12 +104,6 @@ class StreamAggregator {
   int64_t late_events_ = 0;
 };
 
-// Every run in a finished sequence of events (for streams that arrive without ib-aggregate,
-// e.g. a capture replayed by ib-dash). Runs that never ended are partial with stop_reason
-// "end of stream before the run finished".
-std::vector<RunRecord> BuildRuns(std::vector<events::Event> events,
-                                 const AggregateOptions& options = {});
-
 // The summary object (docs/metrics.md) over a run's requests and samples. Exposed for tests.
 nlohmann::json Summarize(const std::vector<events::RequestComplete>& requests,
                          const std::vector<events::GpuSample>& samples, double duration_s,

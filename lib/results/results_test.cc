@@ -13,6 +13,7 @@
 #include "lib/results/file.h"
 #include "lib/results/aggregator.h"
 #include "lib/results/store.h"
+#include "lib/results/test_runs.h"
 
 namespace ib::results {
 namespace {
@@ -44,7 +45,7 @@ std::string Slurp(const std::string& path) {
 }
 
 TEST(RunAggregation, GoldenStreamGivesTheDocumentedNumbers) {
-  auto runs = BuildRuns(ReadEvents("tests/results/golden-run.ndjson"));
+  auto runs = AllRunsOf(ReadEvents("tests/results/golden-run.ndjson"));
   ASSERT_EQ(runs.size(), 2u);
   const RunRecord& run = runs[0];
   EXPECT_EQ(run.run_id, "golden-c2-20261128-030000");
@@ -133,7 +134,7 @@ TEST(RunAggregation, EndingsSetStatus) {
       Request("d", 0, 10), Phase("d", "done"),
       Phase("e", "provisioning"), Phase("e", "done"),  // nothing measured: no file
   };
-  auto runs = BuildRuns(std::move(evs));
+  auto runs = AllRunsOf(std::move(evs));
   ASSERT_EQ(runs.size(), 4u);
   EXPECT_EQ(runs[0].status, "failed");
   EXPECT_EQ(runs[0].stop_reason, "server crashed");
@@ -159,7 +160,7 @@ TEST(RunAggregation, ScrapeOnlyStreamStillMakesARun) {
   s.run_id = "scrape-only";
   s.t_s = 1;
   s.kv_cache_usage_frac = 0.5;
-  auto runs = BuildRuns({s});
+  auto runs = AllRunsOf({s});
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].status, "partial");
   EXPECT_EQ(runs[0].summary["total_requests"], 0);
@@ -181,7 +182,7 @@ TEST(RunAggregation, AllFailedGivesNullBlocksAndZeroRates) {
 
 TEST(ResultsFile, WritesAtomicallyAndNeverOverwrites) {
   std::string dir = TempDir("write") + "/nested/results";
-  auto runs = BuildRuns(ReadEvents("tests/results/golden-run.ndjson"));
+  auto runs = AllRunsOf(ReadEvents("tests/results/golden-run.ndjson"));
   RunRecord first = runs[0];
   first.requests[0].ttft_ms = std::numeric_limits<double>::quiet_NaN();
   first.requests[0].error = std::string("bad \xff byte \"quoted\"\n");
@@ -262,7 +263,7 @@ TEST(RunAggregation, FailedScrapesComeFromIbScrapesClosingLine) {
                                "ib-scrape");
   end = stream.insert(end, *closing.event);
   stream.insert(end, words);
-  auto runs = BuildRuns(stream);
+  auto runs = AllRunsOf(stream);
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].summary["gpu_summary"]["scrape_errors"], 3);  // not the 1 outage event
   EXPECT_EQ(runs[0].gpu_metrics["total_scrapes"], 7);            // 4 samples + 3 failed
@@ -400,7 +401,7 @@ TEST(ResultsStore, RefusesIdsThatLeaveTheDirectory) {
 
 TEST(ResultsStore, WrittenFilesLoadBackAndList) {
   std::string dir = TempDir("roundtrip");
-  auto runs = BuildRuns(ReadEvents("tests/results/golden-run.ndjson"));
+  auto runs = AllRunsOf(ReadEvents("tests/results/golden-run.ndjson"));
   std::string path, error;
   for (auto& run : runs) ASSERT_TRUE(WriteRunFile(dir, run, &path, &error)) << error;
   auto items = ListRuns(dir);
@@ -425,12 +426,12 @@ TEST(RunAggregation, IbLoadsFinishedIterationIsCompleted) {
   auto parse = [](const std::string& line) { return *events::ParseEvent(line).event; };
   const std::string request =
       R"({"v":2,"type":"request_complete","run_id":"r","data":{"request_index":0,"start_ms":1,"end_ms":50,"ttft_ms":10,"e2e_latency_ms":49,"completion_tokens":5,"prompt_tokens":3,"token_count_source":"usage","error":null}})";
-  auto finished = BuildRuns({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
+  auto finished = AllRunsOf({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
                              parse(request),
                              parse(R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"completed":true,"reason":"finished","elapsed_s":0.1}})")});
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_EQ(finished[0].status, "completed");
-  auto stopped = BuildRuns({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
+  auto stopped = AllRunsOf({parse(R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":1}})"),
                             parse(request),
                             parse(R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"completed":false,"reason":"finished"}})")});
   EXPECT_EQ(stopped[0].status, "partial");

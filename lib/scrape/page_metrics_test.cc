@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "lib/scrape/gpu_summary.h"
+#include "lib/results/aggregator.h"
 #include "lib/scrape/sample_builder.h"
 
 namespace ib::scrape {
@@ -259,6 +259,8 @@ TEST(SampleBuilder, SerializesNullsNeverNaN) {
 }
 
 // ---- Summary ----
+// The run's GPU summary is computed once, by lib/results (docs/metrics.md): from pages through
+// SampleBuilder to the results file's gpu_summary.
 
 TEST(GpuSummary, PeaksMeansAndRunHitRate) {
   SampleBuilder b("r");
@@ -267,23 +269,26 @@ TEST(GpuSummary, PeaksMeansAndRunHitRate) {
   samples.push_back(b.Build(Extract(Framework::kVllm, VllmPage(200, 0, 30, 100, 0.6)), 1, 1));
   samples.push_back(b.Build(Extract(Framework::kVllm, VllmPage(400, 0, 60, 200, 0.4)), 2, 1));
   samples.push_back(b.Build(Extract(Framework::kVllm, "up 1\n"), 3, 1));  // all null
-  GpuSummary s = SummarizeSamples(samples);
-  EXPECT_EQ(s.samples, 4);
-  EXPECT_DOUBLE_EQ(*s.kv_cache_usage_peak_frac, 0.6);
-  EXPECT_DOUBLE_EQ(*s.kv_cache_usage_mean_frac, 0.4);
-  EXPECT_EQ(s.prefix_cache_hit_rate_frac, 0.3);
-  EXPECT_EQ(s.generation_tokens_per_s, 150.0);  // 300 tokens over 2 s
-  EXPECT_EQ(s.running_requests_mean, std::nullopt);
+  auto summary = [](const std::vector<events::GpuSample>& s) {
+    return ib::results::Summarize({}, s, 3, 0, {50}, {})["gpu_summary"];
+  };
+  nlohmann::json g = summary(samples);
+  EXPECT_EQ(g["total_samples"], 4);
+  EXPECT_DOUBLE_EQ(g["kv_cache_usage_peak"].get<double>(), 0.6);
+  EXPECT_DOUBLE_EQ(g["kv_cache_usage_mean"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(g["prefix_cache_hit_rate"].get<double>(), 0.3);  // 60 hits / 200 queries
+  EXPECT_DOUBLE_EQ(g["generation_throughput"].get<double>(), 150.0);  // 300 tokens over 2 s
+  EXPECT_TRUE(g["active_requests_mean"].is_null());
 
   std::vector<events::GpuSample> sglang;
-  SampleBuilder g("g");
-  sglang.push_back(g.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.2\nsglang:num_running_reqs 2\n"), 0, 1));
-  sglang.push_back(g.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.4\nsglang:num_running_reqs 6\n"), 1, 1));
-  GpuSummary gs = SummarizeSamples(sglang);
-  EXPECT_DOUBLE_EQ(*gs.prefix_cache_hit_rate_frac, 0.3);
-  EXPECT_EQ(gs.running_requests_peak, 6.0);
-  EXPECT_EQ(gs.running_requests_mean, 4.0);
-  EXPECT_EQ(SummarizeSamples({}).kv_cache_usage_peak_frac, std::nullopt);
+  SampleBuilder gb("g");
+  sglang.push_back(gb.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.2\nsglang:num_running_reqs 2\n"), 0, 1));
+  sglang.push_back(gb.Build(Extract(Framework::kSglang, "sglang:cache_hit_rate 0.4\nsglang:num_running_reqs 6\n"), 1, 1));
+  nlohmann::json gs = summary(sglang);
+  EXPECT_DOUBLE_EQ(gs["prefix_cache_hit_rate"].get<double>(), 0.3);  // no counters: the gauge's mean
+  EXPECT_EQ(gs["active_requests_peak"], 6.0);
+  EXPECT_EQ(gs["active_requests_mean"], 4.0);
+  EXPECT_TRUE(summary({}).is_null());
 }
 
 }  // namespace
