@@ -182,6 +182,18 @@ test('a real Prometheus scrapes ib-dash and ib-sim; PromQL gives the results fil
   assert.strictEqual(scalar(await prom.query(`ib_tpot_seconds_count{${sel}}`)), s.tpot.count);
   assert.strictEqual(scalar(await prom.query(`ib_itl_seconds_count{${sel}}`)), s.itl.count);
 
+  // From the intended start (coordinated omission): present exactly when the requests carry
+  // client_queue_ms, with the results file's counts.
+  const intendedCount = scalar(await prom.query(`ib_ttft_intended_seconds_count{${sel}}`));
+  const queueCount = scalar(await prom.query(`ib_client_queue_seconds_count{${sel}}`));
+  if (s.ttft_intended) {
+    assert.strictEqual(intendedCount, s.ttft_intended.count);
+    assert.strictEqual(scalar(await prom.query(`ib_e2e_intended_seconds_count{${sel}}`)), s.e2e_intended.count);
+    assert.strictEqual(queueCount, s.client.client_queue_ms.count);
+  } else {
+    assert.ok(Number.isNaN(intendedCount) && Number.isNaN(queueCount), 'intended series without client_queue_ms');
+  }
+
   // One query joins ib's series with ib-sim's own vllm: series (on the model).
   const join = await prom.query(`ib_server_running_requests{${sel}} - on(model) group_left() ` +
     'label_replace(sum by (model_name) (vllm:num_requests_running), "model", "$1", "model_name", "(.*)")');
