@@ -274,3 +274,37 @@ test('odd run ids and model names are escaped in /metrics labels', { timeout: 60
   const om = (await get(dash.base + '/metrics')).body;
   assert.ok(om.includes(want) && om.endsWith('# EOF\n'));
 });
+
+// A sweep is one run per iteration: when the second starts, the first one's series leave the
+// page (the cardinality bound), and the page ends on the second's figures and sweep position.
+test('a sweep: the next iteration replaces the previous one on /metrics', { timeout: 120000 }, async (t) => {
+  t.after(stopAll);
+  const dash = await startDash({ resultsDir: tmpDir('ib-prom-sweep-dash-') });
+  children.push(dash.proc);
+  dash.proc.exited = new Promise((resolve) => dash.proc.on('exit', resolve));
+  const outDir = tmpDir('ib-prom-sweep-');
+  const ibRun = run(tool('ib-run'), [path.join(ROOT, 'tests', 'prometheus', 'sweep-run.yaml'), '--output-dir', outDir,
+    '--quiet'], { env: { ...process.env, IB_BIN_DIR: BIN_DIR }, keepStdout: true });
+  ibRun.stdout.pipe(dash.proc.stdin, { end: false });
+  assert.strictEqual((await ibRun.exited).code, 0, ibRun.output().err);
+  const files = fs.readdirSync(outDir).filter((f) => f.endsWith('.json')).sort();
+  assert.strictEqual(files.length, 2, files.join(','));
+  const [first, second] = files.map((f) => JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8')))
+    .sort((a, b) => a.metadata.iteration - b.metadata.iteration);
+  // The last event of the second iteration ib-dash sees for it is its iteration_done.
+  const sel = `run_id="${second.run_id}"`;
+  const line = (name, extra = '') => new RegExp(`^${name}\\{${sel}[^}]*${extra}\\} (\\S+)$`, 'm');
+  let page;
+  await until('the second iteration ended on /metrics', async () => {
+    page = (await get(dash.base + '/metrics')).body;
+    return line('ib_run_phase', 'phase="iteration_done"').exec(page)?.[1] === '1';
+  }, 30000);
+  assert.ok(!page.includes(first.run_id), 'the first iteration is still on the page');
+  assert.strictEqual(line('ib_sweep_iteration').exec(page)[1], '2');
+  assert.strictEqual(line('ib_sweep_iterations').exec(page)[1], '2');
+  assert.strictEqual(line('ib_sweep_value', 'param="concurrency"').exec(page)[1], '4');
+  assert.strictEqual(line('ib_offered_concurrency').exec(page)[1], '4');
+  assert.strictEqual(Number(line('ib_requests_total', 'outcome="success"').exec(page)[1]),
+    second.summary.successful_requests);
+  assert.strictEqual(Number(line('ib_ttft_seconds_count').exec(page)[1]), second.summary.ttft.count);
+});
