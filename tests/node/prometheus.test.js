@@ -244,21 +244,23 @@ test('a real Prometheus scrapes ib-dash and ib-sim; PromQL gives the results fil
 
 // Label values with quotes, backslashes, newlines and non-ASCII text arrive escaped per the
 // spec; promtool accepts the page and unescaping gives the values back. (Bytes that are not
-// UTF-8 cannot arrive through the JSON stream; the writer's fuzz target covers them.)
+// UTF-8 cannot arrive through the JSON stream; the writer's fuzz target covers them.) A known
+// secret in an event is redacted on this page as everywhere else.
 test('odd run ids and model names are escaped in /metrics labels', { timeout: 60000 }, async (t) => {
   t.after(stopAll);
-  const dash = await startDash({ resultsDir: tmpDir('ib-prom-esc-') });
+  const secret = 'rpa_MARKERSECRET0123456789';  // a RunPod key in the environment: never on the page
+  const dash = await startDash({ resultsDir: tmpDir('ib-prom-esc-'), env: { RUNPOD_API_KEY: secret } });
   children.push(dash.proc);
   dash.proc.exited = new Promise((resolve) => dash.proc.on('exit', resolve));
   const runId = 'r"1\\x\ny';
   const model = 'org/m"é\\\n';
   const ev = (o) => JSON.stringify({ v: 2, run_id: runId, ...o }) + '\n';
-  dash.proc.stdin.write(ev({ type: 'phase', phase: 'execution', data: { metadata: { model, framework: 'vllm' } } }));
+  dash.proc.stdin.write(ev({ type: 'phase', phase: 'execution', data: { metadata: { model, framework: 'vllm', gpu_type: `A100 ${secret}` } } }));
   dash.proc.stdin.write(ev({ type: 'request_complete', data: { request_index: 0, start_ms: 0, end_ms: 30,
     ttft_ms: 12, e2e_latency_ms: 30, inter_token_latencies_ms: [9, 9], prompt_tokens: 5, completion_tokens: 3,
     error: null, warmup: false } }));
   const esc = (v) => v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-  const want = `ib_ttft_seconds_count{run_id="${esc(runId)}",framework="vllm",model="${esc(model)}"} 1\n`;
+  const want = `ib_ttft_seconds_count{run_id="${esc(runId)}",framework="vllm",model="${esc(model)}",gpu_type="A100 [redacted]"} 1\n`;
   let page;
   await until('the request on the page', async () => {
     page = (await get(dash.base + '/metrics', { headers: { Accept: 'text/plain' } })).body;
@@ -273,6 +275,7 @@ test('odd run ids and model names are escaped in /metrics labels', { timeout: 60
   assert.strictEqual(unescape(m[2]), model);
   const om = (await get(dash.base + '/metrics')).body;
   assert.ok(om.includes(want) && om.endsWith('# EOF\n'));
+  assert.ok(!page.includes(secret) && !om.includes(secret));
 });
 
 // A sweep is one run per iteration: when the second starts, the first one's series leave the
