@@ -188,12 +188,12 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
   // ib's own files are strict JSON: serve their bytes once checked. The original tool's may
   // hold NaN. A corrupt or truncated file is never served raw: 422 says what is wrong with it.
   if (body.find("NaN") != std::string::npos || body.find("Infinity") != std::string::npos) {
-    auto read = results::ReadResultsFile(path);
-    if (read.data && !read.data->value("run_id", json()).is_string()) read.error = "no run_id";
-    if (!read.data || !read.error.empty()) {
+    auto read = results::ReadResults(path);
+    if (read.file && read.file->run_id.empty()) read.error = "no run_id";
+    if (!read.file || !read.error.empty()) {
       return error(422, "results file " + run_id + ".json is unreadable: " + read.error);
     }
-    body = read.data->dump(-1, ' ', false, json::error_handler_t::replace);
+    body = read.file->data.dump(-1, ' ', false, json::error_handler_t::replace);
   } else if (std::string why = CachedValidation(path, body); !why.empty()) {
     return error(422, "results file " + run_id + ".json is unreadable: " + why);
   }

@@ -30,6 +30,7 @@
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
+#include "lib/results/store.h"
 #include "lib/runid/runid.h"
 #include "lib/runpod/admin.h"
 
@@ -167,24 +168,14 @@ std::string Ranges(const std::vector<int64_t>& numbers) {
 void CollectFinished(const std::string& run_id, const std::string& output_dir, Resume* r) {
   std::set<std::string> seen;
   for (std::string id = run_id; !id.empty() && seen.insert(id).second;) {
-    std::ifstream in(output_dir + "/" + id + ".json");
-    auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!json.is_object()) return;
+    auto read = results::ReadResults(output_dir + "/" + id + ".json");
+    if (!read.file) return;
     ++r->files;
-    if (json.contains("requests") && json["requests"].is_array()) {
-      for (const auto& q : json["requests"]) {
-        if (!q.is_object() || !q.contains("request_index") || !q["request_index"].is_number_integer()) continue;
-        std::string kind = q.contains("error_kind") && q["error_kind"].is_string()
-                               ? q["error_kind"].get<std::string>()
-                               : "";
-        if (kind == "cancelled" || kind == "skipped") continue;
-        r->finished.insert(q["request_index"].get<int64_t>());
-      }
+    for (const auto& q : read.file->requests) {
+      if (q.error_kind == "cancelled" || q.error_kind == "skipped") continue;
+      r->finished.insert(q.request_index);
     }
-    const auto& meta = json.contains("metadata") ? json["metadata"] : nlohmann::json();
-    id = meta.is_object() && meta.contains("resumed_from") && meta["resumed_from"].is_string()
-             ? meta["resumed_from"].get<std::string>()
-             : "";
+    id = read.file->resumed_from;
   }
 }
 
@@ -193,13 +184,12 @@ Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
                    const std::vector<config::Iteration>& iterations) {
   Resume r;
   std::string path = output_dir + "/" + run_id + ".json";
-  std::ifstream in(path);
-  if (!in) {
+  if (::access(path.c_str(), F_OK) != 0) {
     r.error = "--resume: no results file " + path;
     return r;
   }
-  auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  std::string status = json.is_object() ? json.value("status", "") : "";
+  auto read = results::ReadResults(path, /*headers_only=*/true);
+  std::string status = read.file ? read.file->status : "";
   if (status != "partial" && status != "failed") {
     r.error = "--resume: " + run_id + " is " + (status.empty() ? "not a results file" : status) +
               ", not partial: nothing to resume";

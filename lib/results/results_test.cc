@@ -278,6 +278,31 @@ TEST(Events, StderrLevelReadsTheToolsPrefixNotWordsInTheLine) {
   EXPECT_EQ(events::StderrLevel("error"), "info");
 }
 
+TEST(ResultsStore, ReadResultsGivesTheTypedFieldsToolsActOn) {
+  std::string dir = TempDir("typed");
+  std::ofstream(dir + "/r-20251001-101010-2.json")
+      << R"({"run_id":"r-20251001-101010-2","status":"partial","metadata":{"resumed_from":"r-20251001-101010"},)"
+      << R"("requests":[{"request_index":0},{"request_index":3,"error_kind":"cancelled"},{"request_index":"x"},)"
+      << R"({"request_index":5,"error_kind":"http_500","ttft_ms":NaN}]})";
+  auto read = ReadResults(dir + "/r-20251001-101010-2.json");
+  ASSERT_TRUE(read.file) << read.error;
+  EXPECT_EQ(read.file->run_id, "r-20251001-101010-2");
+  EXPECT_EQ(read.file->status, "partial");
+  EXPECT_EQ(read.file->resumed_from, "r-20251001-101010");
+  ASSERT_EQ(read.file->requests.size(), 3u);  // the one without an integer index is skipped
+  EXPECT_EQ(read.file->requests[1].request_index, 3);
+  EXPECT_EQ(read.file->requests[1].error_kind, "cancelled");
+  EXPECT_EQ(read.file->requests[2].error_kind, "http_500");
+  EXPECT_TRUE(read.file->data["requests"][3]["ttft_ms"].is_null());  // the original's NaN
+  auto headers = ReadResults(dir + "/r-20251001-101010-2.json", /*headers_only=*/true);
+  ASSERT_TRUE(headers.file);
+  EXPECT_TRUE(headers.file->requests.empty());
+  EXPECT_EQ(headers.file->status, "partial");
+  std::ofstream(dir + "/list.json") << "[1,2]";
+  EXPECT_EQ(ReadResults(dir + "/list.json").error, "not a JSON object");
+  EXPECT_FALSE(ReadResults(dir + "/missing.json").file);
+}
+
 TEST(ResultsStore, ListingSkipsTheBulkButReadsEveryHeaderAndSeesChanges) {
   std::string dir = TempDir("skim");
   // Brackets, braces, quotes and a "summary" key inside the bulk must not confuse the skim.

@@ -16,6 +16,7 @@
 
 #include "lib/results/clock.h"
 #include "lib/results/file.h"
+#include "lib/runid/runid.h"
 
 namespace ib::results {
 namespace {
@@ -241,6 +242,31 @@ std::vector<std::string> JsonStems(const std::string& dir) {
   return stems;
 }
 
+// The document, parsed (the original tool's NaN/Infinity read as null).
+struct ReadOutcome {
+  std::optional<json> data;
+  std::string error;
+};
+ReadOutcome ReadDocument(const std::string& path, bool headers_only) {
+  ReadOutcome out;
+  std::string text;
+  if (!ReadWholeFile(path, &text, &out.error)) return out;
+  json j = Parse(text, headers_only);
+  if (j.is_discarded()) {
+    j = Parse(NullNonFiniteTokens(text), headers_only);
+    if (j.is_discarded()) {
+      out.error = "not valid JSON";
+      return out;
+    }
+  }
+  if (!j.is_object()) {
+    out.error = "not a JSON object";
+    return out;
+  }
+  out.data = std::move(j);
+  return out;
+}
+
 }  // namespace
 
 json ToJson(const ListItem& item) {
@@ -289,23 +315,32 @@ ListItem ItemFromResults(const json& r, const std::string& path) {
   return item;
 }
 
-ReadOutcome ReadResultsFile(const std::string& path, bool headers_only) {
-  ReadOutcome out;
-  std::string text;
-  if (!ReadWholeFile(path, &text, &out.error)) return out;
-  json j = Parse(text, headers_only);
-  if (j.is_discarded()) {
-    j = Parse(NullNonFiniteTokens(text), headers_only);
-    if (j.is_discarded()) {
-      out.error = "not valid JSON";
-      return out;
-    }
-  }
-  if (!j.is_object()) {
-    out.error = "not a JSON object";
+
+ResultsRead ReadResults(const std::string& path, bool headers_only) {
+  ResultsRead out;
+  ReadOutcome read = ReadDocument(path, headers_only);
+  if (!read.data) {
+    out.error = read.error;
     return out;
   }
-  out.data = std::move(j);
+  const json& r = *read.data;
+  ResultsFile file;
+  file.path = path;
+  if (const json& id = At(r, "run_id"); id.is_string()) file.run_id = id.get<std::string>();
+  if (const json& status = At(r, "status"); status.is_string()) file.status = status.get<std::string>();
+  if (const json& from = At(At(r, "metadata"), "resumed_from"); from.is_string())
+    file.resumed_from = from.get<std::string>();
+  if (const json& requests = At(r, "requests"); requests.is_array()) {
+    file.requests.reserve(requests.size());
+    for (const json& q : requests) {
+      const json& index = At(q, "request_index");
+      if (!index.is_number_integer()) continue;
+      const json& kind = At(q, "error_kind");
+      file.requests.push_back({index.get<int64_t>(), kind.is_string() ? kind.get<std::string>() : ""});
+    }
+  }
+  file.data = std::move(*read.data);
+  out.file = std::move(file);
   return out;
 }
 
@@ -335,9 +370,9 @@ ListItem ListItemOf(const std::string& path) {
     }
   }
   ListItem item;
-  ReadOutcome read = ReadResultsFile(path, /*headers_only=*/true);
-  if (read.data) {
-    item = ItemFromResults(*read.data, path);
+  ResultsRead read = ReadResults(path, /*headers_only=*/true);
+  if (read.file) {
+    item = ItemFromResults(read.file->data, path);
   } else {
     item.error = read.error;
   }
@@ -387,30 +422,6 @@ std::vector<ListItem> ListRuns(const std::string& dir) {
   return sorted;
 }
 
-namespace {
-
-// The experiment name of a run id: the id without its `-YYYYMMDD-HHMMSS` stamp (and the `-N`
-// that never-overwrite adds); empty when the id carries no stamp.
-std::string RunName(const std::string& id) {
-  auto digits = [&](std::size_t from, std::size_t n) {
-    if (from + n > id.size()) return false;
-    for (std::size_t i = from; i < from + n; ++i)
-      if (id[i] < '0' || id[i] > '9') return false;
-    return true;
-  };
-  for (std::size_t dash = id.find('-'); dash != std::string::npos; dash = id.find('-', dash + 1)) {
-    std::size_t p = dash + 1;
-    if (!digits(p, 8) || p + 8 >= id.size() || id[p + 8] != '-' || !digits(p + 9, 6)) continue;
-    std::size_t end = p + 15;
-    if (end == id.size()) return id.substr(0, dash);
-    if (id[end] == '-' && end + 1 < id.size() && digits(end + 1, id.size() - end - 1))
-      return id.substr(0, dash);
-  }
-  return "";
-}
-
-}  // namespace
-
 FoundRun FindRun(const std::string& dir, const std::string& id_in) {
   FoundRun found;
   std::string id = EndsWith(id_in, ".json") ? id_in.substr(0, id_in.size() - 5) : id_in;
@@ -424,7 +435,7 @@ FoundRun FindRun(const std::string& dir, const std::string& id_in) {
   std::vector<std::string> matches;
   std::vector<std::string> named;  // runs of the experiment called `id`; the newest wins
   for (const auto& stem : stems) {
-    if (RunName(stem) == id && IsSafeRunId(stem)) named.push_back(stem);
+    if (auto parts = runid::Parse(stem); parts && parts->name == id && IsSafeRunId(stem)) named.push_back(stem);
   }
   if (std::find(stems.begin(), stems.end(), id) != stems.end()) {
     matches = {id};
@@ -462,13 +473,13 @@ FoundRun FindRun(const std::string& dir, const std::string& id_in) {
 FoundRun LoadRun(const std::string& dir, const std::string& id) {
   FoundRun found = FindRun(dir, id);
   if (!found.ok()) return found;
-  ReadOutcome read = ReadResultsFile(found.path);
-  if (!read.data) {
+  ResultsRead read = ReadResults(found.path);
+  if (!read.file) {
     found.status = FindStatus::kUnreadable;
     found.error = found.path + ": " + read.error;
     return found;
   }
-  found.data = std::move(*read.data);
+  found.data = std::move(read.file->data);
   return found;
 }
 

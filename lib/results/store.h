@@ -43,13 +43,29 @@ ListItem ItemFromResults(const nlohmann::json& results, const std::string& path)
 // modification time). A missing directory lists nothing.
 std::vector<ListItem> ListRuns(const std::string& dir);
 
-struct ReadOutcome {
-  std::optional<nlohmann::json> data;
-  std::string error;
+// One results file, typed: the one reader behind ib-results, ib-dash's listing and ib-run
+// --resume (docs/results-format.md documents every field; `data` holds the whole document).
+struct RequestOutcome {
+  int64_t request_index = 0;
+  std::string error_kind;  // "" when it succeeded; "cancelled" and "skipped" never ran to the end
+};
+struct ResultsFile {
+  std::string path;
+  std::string run_id;        // "" when the file has none
+  std::string status;        // completed | partial | failed as written, "" when absent
+  std::string resumed_from;  // metadata.resumed_from: the run this one continued, or ""
+  std::vector<RequestOutcome> requests;  // `requests` (empty when read headers_only)
+  nlohmann::json data;       // the document
+};
+struct ResultsRead {
+  std::optional<ResultsFile> file;
+  std::string error;  // why there is no file: unreadable, not valid JSON, not a JSON object
 };
 // Reads and parses one results file. headers_only drops `requests`, `warmup_requests` and
 // `gpu_metrics.time_series` while parsing (for listings), keeping memory small.
-ReadOutcome ReadResultsFile(const std::string& path, bool headers_only = false);
+//   auto read = ib::results::ReadResults("results/baseline-20260105-143007.json");
+//   if (read.file && read.file->status == "partial") ...
+ResultsRead ReadResults(const std::string& path, bool headers_only = false);
 
 enum class FindStatus { kFound, kNotFound, kAmbiguous, kBadId, kUnreadable };
 
