@@ -205,9 +205,9 @@
       this.drawnGpu = n;
     }
 
-    histTraces(key, values, baseValues, unit) {
+    histTraces(key, values, baseValues, unit, intendedValues) {
       const c = themeColors();
-      const sets = baseValues ? [values, baseValues] : [values];
+      const sets = [values].concat(baseValues ? [baseValues] : [], intendedValues ? [intendedValues] : []);
       const bins = M.binsFor(sets);
       if (!bins) return [];
       const norm = !!baseValues;
@@ -224,16 +224,24 @@
         traces.push({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: c.text, width: 1.4, dash: 'dot' },
           x: b.x, y: b.y, name: `baseline ${this.baseline.id}`, hovertemplate: `%{y:.1f} %<extra>baseline</extra>` });
       }
+      if (intendedValues) {  // the same requests measured from their intended start (docs/metrics.md)
+        const i = M.histogram(intendedValues, bins, norm);
+        traces.push({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: c.orange, width: 1.4 },
+          x: i.x, y: i.y, name: 'from intended start', hovertemplate: `%{y${norm ? ':.1f' : ''}}<extra>from intended start</extra>` });
+      }
       return traces;
     }
 
     drawHist(key, field, unit) {
       const run = this.run;
       const base = this.baseline ? this.baseline.run[field] : null;
-      const traces = this.histTraces(key, run[field], base && base.length ? base : null, unit);
+      // TTFT and E2E: when the client held requests back, the intended-start view beside the write's.
+      const held = run[field + 'Intended'];
+      const intended = held && held.length && held.some((v, k) => v - run[field][k] > 0.5) ? held : null;
+      const traces = this.histTraces(key, run[field], base && base.length ? base : null, unit, intended);
       const layout = baseLayout(CHARTS.find((c) => c.key === key).title, unit, base ? '% of requests' : 'requests', `${this.prefix}-${run.runId}-${!!base}`);
       layout.barmode = 'overlay';
-      layout.showlegend = !!base;
+      layout.showlegend = !!base || !!intended;
       layout.yaxis.rangemode = 'tozero';
       this.plot(key, traces, layout);
       this.setEmpty(key, !run[field].length);

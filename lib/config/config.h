@@ -144,9 +144,13 @@ struct ExperimentConfig {
     std::string output_dir = "results/";  // relative to the working directory, as the original
     std::vector<double> percentiles = {50, 90, 95, 99};
     struct Goodput {  // a request is "good" when it meets every SLO that is set
+      // Keys: the per-request metrics of lib/stats/slo_metrics.h (e2e_ms is stored as
+      // e2e_latency_ms, its older name).
       std::optional<double> ttft_ms;
       std::optional<double> tpot_ms;
       std::optional<double> e2e_latency_ms;
+      std::optional<double> ttft_intended_ms;
+      std::optional<double> e2e_intended_ms;
     } goodput;
   } metrics;
 

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "lib/stats/slo_metrics.h"
 #include "lib/config/gpu_types.h"
 #include "lib/config/sections.h"
 #include "lib/config/suggest.h"
@@ -18,7 +19,8 @@ const std::vector<std::string> kInfraKeys = {"provider", "gpu_type", "gpu_count"
 const std::vector<std::string> kSimKeys = {"preset", "speed", "seed", "load_time_s", "args"};
 const std::vector<std::string> kMetricsKeys = {"collect_gpu_metrics", "sample_interval_ms", "output_dir",
                                                "percentiles", "goodput"};
-const std::vector<std::string> kGoodputKeys = {"ttft_ms", "tpot_ms", "e2e_latency_ms"};
+// SLO names come from the one list of latency metrics (and their older aliases).
+const std::vector<std::string> kGoodputKeys = stats::GoodputKeys();
 
 }  // namespace
 
@@ -34,9 +36,10 @@ void ReadConfig(const Node& root, ExperimentConfig& c, Reader& r) {
   // A search's goodput_frac counts requests meeting metrics.goodput: it needs one set.
   const auto& search = c.workload.search;
   const auto& g = c.metrics.goodput;
-  if (search && search->goodput_frac && !g.ttft_ms && !g.tpot_ms && !g.e2e_latency_ms) {
+  if (search && search->goodput_frac && !g.ttft_ms && !g.tpot_ms && !g.e2e_latency_ms &&
+      !g.ttft_intended_ms && !g.e2e_intended_ms) {
     const Node* at = root.Get("workload")->Get("search")->Get("slo")->Get("goodput_frac");
-    r.Error(at, "", "workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, tpot_ms or e2e_latency_ms)");
+    r.Error(at, "", "workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, ttft_intended_ms, tpot_ms, e2e_latency_ms or e2e_intended_ms)");
   }
 }
 
@@ -179,6 +182,9 @@ void ReadMetrics(const Node& root, ExperimentConfig& c, Reader& r) {
       slo("ttft_ms", mc.goodput.ttft_ms);
       slo("tpot_ms", mc.goodput.tpot_ms);
       slo("e2e_latency_ms", mc.goodput.e2e_latency_ms);
+      if (!mc.goodput.e2e_latency_ms) slo("e2e_ms", mc.goodput.e2e_latency_ms);
+      slo("ttft_intended_ms", mc.goodput.ttft_intended_ms);
+      slo("e2e_intended_ms", mc.goodput.e2e_intended_ms);
     }
   }
 }

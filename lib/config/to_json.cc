@@ -20,6 +20,17 @@ json DistributionJson(const Distribution& d) {
 
 }  // namespace
 
+
+// The three original SLO keys always (null when unset, as results files have them); the
+// intended-based ones only when set, so older results files stay byte-identical.
+static json GoodputJson(const ExperimentConfig::Metrics::Goodput& g) {
+  json out = {{"ttft_ms", OptJson(g.ttft_ms)}, {"tpot_ms", OptJson(g.tpot_ms)},
+              {"e2e_latency_ms", OptJson(g.e2e_latency_ms)}};
+  if (g.ttft_intended_ms) out["ttft_intended_ms"] = *g.ttft_intended_ms;
+  if (g.e2e_intended_ms) out["e2e_intended_ms"] = *g.e2e_intended_ms;
+  return out;
+}
+
 json ToJson(const ExperimentConfig& c) {
   const auto& w = c.workload;
   json sweep = nullptr;
@@ -108,7 +119,7 @@ json ToJson(const ExperimentConfig& c) {
         {"sample_interval_ms", c.metrics.sample_interval_ms},
         {"output_dir", c.metrics.output_dir},
         {"percentiles", c.metrics.percentiles},
-        {"goodput", {{"ttft_ms", OptJson(g.ttft_ms)}, {"tpot_ms", OptJson(g.tpot_ms)}, {"e2e_latency_ms", OptJson(g.e2e_latency_ms)}}}}},
+        {"goodput", GoodputJson(g)}}},
   };
   // Only when set, so results files of configs without a search keep their bytes.
   if (!search.is_null()) out["workload"]["search"] = search;

@@ -95,6 +95,10 @@ events::RequestComplete Measure(const Request& request, const Observation& obs, 
     r.scheduled_ms = Ms(*request.scheduled_ns - ctx.t0_ns);
     r.send_lag_ms = Ms(obs.start_ns - *request.scheduled_ns);
   }
+  if (request.intended_ns) {
+    r.intended_ms = Ms(*request.intended_ns - ctx.t0_ns);
+    r.client_queue_ms = Ms(obs.start_ns - *request.intended_ns);
+  }
   r.started_at = WallClockIso(obs.start_ns);
   r.client_degraded = obs.degraded;
   if (obs.http_status != 0) r.http_status = static_cast<int>(obs.http_status);

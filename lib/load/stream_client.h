@@ -31,6 +31,10 @@ struct Request {
   std::optional<int> turn_index;
   std::string body;                     // the JSON body, rendered once
   std::optional<int64_t> scheduled_ns;  // intended send instant (open-loop schedules)
+  // The instant the request should have started (docs/metrics.md "coordinated omission"): open
+  // loop its scheduled instant; closed loop the instant its slot freed; batch the batch start;
+  // multi-turn the previous turn's end. Latencies from here include the client's hold-back.
+  std::optional<int64_t> intended_ns;
   bool keep_content = false;            // collect the streamed text (multi-turn needs it)
 };
 

@@ -34,6 +34,15 @@ class Driver {
   }
 };
 
+// The earliest freed slot instant (removed from *freed), or `otherwise` when none is left.
+int64_t TakeEarliest(std::vector<int64_t>* freed, int64_t otherwise) {
+  if (freed->empty()) return otherwise;
+  auto it = std::min_element(freed->begin(), freed->end());
+  int64_t at = *it;
+  freed->erase(it);
+  return at;
+}
+
 class RequestFactory {
  public:
   RequestFactory(const Workload& w, bool warmup, int64_t* next_index) : w_(w), warmup_(warmup), next_index_(next_index) {}
@@ -68,10 +77,15 @@ class ClosedLoop : public Driver {
         ended_ = true;
         break;
       }
-      out->push_back(factory_.Make(sent_++));
+      Request r = factory_.Make(sent_++);
+      // Intended: the instant its slot freed (the earliest unused one); the run's first slots
+      // free when the phase starts.
+      r.intended_ns = TakeEarliest(&freed_ns_, now);
+      out->push_back(std::move(r));
     }
   }
-  void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+  void Done(const Result& result, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+    freed_ns_.push_back(result.observation.end_ns);
     Count(failed);
     if (!breaker.empty()) return;  // keep the reason it first tripped for
     if (single_breaker_ && consecutive_failures_ >= 5)
@@ -88,6 +102,7 @@ class ClosedLoop : public Driver {
   bool single_breaker_;
   int64_t sent_ = 0;
   bool ended_ = false;
+  std::vector<int64_t> freed_ns_;  // slots freed and not yet reused (at most `concurrency`)
 };
 
 class Batches : public Driver {
@@ -103,11 +118,19 @@ class Batches : public Driver {
       ended_ = true;
       return;
     }
-    for (int64_t i = 0; i < batch_size_ && !(count_ > 0 && sent_ >= count_); ++i) out->push_back(factory_.Make(sent_++));
+    // Intended: the batch start, the instant the previous batch's slowest member finished.
+    const int64_t start = last_end_ns_ > 0 ? last_end_ns_ : now;
+    for (int64_t i = 0; i < batch_size_ && !(count_ > 0 && sent_ >= count_); ++i) {
+      Request r = factory_.Make(sent_++);
+      r.intended_ns = start;
+      out->push_back(std::move(r));
+    }
+    last_end_ns_ = 0;
     batch_open_ = !out->empty();
     batch_failures_ = batch_requests_ = 0;
   }
-  void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+  void Done(const Result& result, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
+    last_end_ns_ = std::max(last_end_ns_, result.observation.end_ns);
     Count(failed);
     ++batch_requests_;
     batch_failures_ += failed;
@@ -130,6 +153,7 @@ class Batches : public Driver {
   int64_t sent_ = 0;
   bool ended_ = false, batch_open_ = false;
   int64_t batch_failures_ = 0, batch_requests_ = 0, all_failed_streak_ = 0;
+  int64_t last_end_ns_ = 0;  // the current batch's latest end so far
 };
 
 class OpenLoop : public Driver {
@@ -144,6 +168,7 @@ class OpenLoop : public Driver {
       if (cap_ > 0 && static_cast<int64_t>(in_flight + out->size()) >= cap_) break;  // late: the lag is recorded
       Request r = factory_.Make(static_cast<int64_t>(next_));
       r.scheduled_ns = at_ns_[next_++];
+      r.intended_ns = r.scheduled_ns;
       out->push_back(std::move(r));
     }
     bool capped = cap_ > 0 && next_ < at_ns_.size() && at_ns_[next_] <= now;
@@ -175,6 +200,7 @@ class MultiTurn : public Driver {
       if (c.ready) {
         c.ready = false;
         out->push_back(Turn(c));
+        out->back().intended_ns = c.previous_end_ns;  // + think time (none today)
       }
     }
     while (breaker.empty() && static_cast<int64_t>(live_.size()) < parallel_ && !NoMoreConversations(now)) {
@@ -184,6 +210,8 @@ class MultiTurn : public Driver {
       c.messages = script.initial;
       live_.push_back(std::move(c));
       out->push_back(Turn(live_.back()));
+      // A new conversation takes the slot an ended one freed (the phase start for the first).
+      out->back().intended_ns = TakeEarliest(&freed_ns_, now);
     }
   }
   void Done(const Result& result, bool failed, int64_t now, std::vector<events::RequestComplete>* extra) override {
@@ -191,6 +219,7 @@ class MultiTurn : public Driver {
                            [&](const Conversation& c) { return c.number == *result.request.conversation_index; });
     if (it == live_.end()) return;
     Conversation& c = *it;
+    c.previous_end_ns = result.observation.end_ns;
     const ConversationScript& script = w_.conversations[static_cast<std::size_t>(c.number) % w_.conversations.size()];
     bool conversation_over = false, conversation_failed = false;
     if (failed) {
@@ -216,6 +245,7 @@ class MultiTurn : public Driver {
     if (conversation_over) {
       failed_streak_ = conversation_failed ? failed_streak_ + 1 : 0;
       if (failed_streak_ >= 3) breaker = "3 consecutive conversations failed";
+      freed_ns_.push_back(result.observation.end_ns);
       live_.erase(it);
     }
   }
@@ -227,7 +257,9 @@ class MultiTurn : public Driver {
     int64_t turn = 0;  // turns sent so far
     nlohmann::json messages;
     bool ready = false;
+    int64_t previous_end_ns = 0;  // when its last turn ended
   };
+  std::vector<int64_t> freed_ns_;  // conversation slots freed and not yet reused
   bool NoMoreConversations(int64_t now) {
     if (end_ns_ > 0 && now >= end_ns_) ended_ = true;
     return ended_ || (w_.count > 0 && started_ >= w_.count);

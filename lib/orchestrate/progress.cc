@@ -51,8 +51,9 @@ std::string Progress::SummaryTable(const std::string& run_id, const nlohmann::js
   row("Duration", Cell(Number(s, "total_duration_s"), 1, " s"));
   row("Throughput", Cell(Number(s, "requests_per_second"), 2, " req/s") + ", " +
                         Cell(Number(s, "tokens_per_second"), 1, " tok/s"));
-  for (const char* metric : {"ttft", "tpot", "e2e_latency"}) {
-    if (!s.contains(metric)) continue;
+  // *_intended: from the instant each request should have started (client hold-back included).
+  for (const char* metric : {"ttft", "ttft_intended", "tpot", "e2e_latency", "e2e_intended"}) {
+    if (!s.contains(metric) || s[metric].is_null()) continue;
     row(std::string(metric) + " (ms)", "p50 " + Cell(Number(s, metric, "p50"), 1, "") + "  p95 " +
                                            Cell(Number(s, metric, "p95"), 1, "") + "  p99 " +
                                            Cell(Number(s, metric, "p99"), 1, ""));

@@ -1,5 +1,7 @@
 #include "lib/results/aggregator.h"
 
+#include "lib/stats/slo_metrics.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -52,12 +54,27 @@ json Block(std::vector<double> values, const std::vector<double>& percentiles) {
   return b;
 }
 
+// A request's own value of an SLO metric (lib/stats/slo_metrics.h), by its summary block.
+std::optional<double> PerRequestValue(const events::RequestComplete& r, const stats::SloMetric& m) {
+  auto plus_queue = [&](const std::optional<double>& v) -> std::optional<double> {
+    if (!v || !r.client_queue_ms) return std::nullopt;
+    return *v + *r.client_queue_ms;
+  };
+  if (m.summary_block == "ttft") return r.ttft_ms;
+  if (m.summary_block == "ttft_intended") return plus_queue(r.ttft_ms);
+  if (m.summary_block == "tpot") return r.tpot_ms;
+  if (m.summary_block == "e2e_latency") return r.e2e_latency_ms;
+  if (m.summary_block == "e2e_intended") return plus_queue(r.e2e_latency_ms);
+  return std::nullopt;
+}
+
 bool MeetsSlos(const events::RequestComplete& r, const Slos& slos) {
-  if (slos.ttft_ms && !(r.ttft_ms && *r.ttft_ms <= *slos.ttft_ms)) return false;
-  // A one-token answer has no TPOT: there is no decode time to hold against the SLO.
-  if (slos.tpot_ms && r.tpot_ms && *r.tpot_ms > *slos.tpot_ms) return false;
-  if (slos.e2e_latency_ms && !(r.e2e_latency_ms && *r.e2e_latency_ms <= *slos.e2e_latency_ms))
-    return false;
+  for (const auto& [name, limit] : slos.limits) {
+    const stats::SloMetric* m = stats::FindSloMetric(name);
+    if (m == nullptr || !m->per_request) continue;  // SlosFrom keeps none of these
+    std::optional<double> v = PerRequestValue(r, *m);
+    if (!v ? !m->absent_meets : *v > limit) return false;
+  }
   return true;
 }
 
@@ -145,9 +162,11 @@ Slos SlosFrom(const json& metrics, const Slos& fallback) {
   const json& goodput = At(metrics, "goodput");
   if (!goodput.is_object()) return fallback;
   Slos s;
-  s.ttft_ms = NumberAt(goodput, "ttft_ms");
-  s.tpot_ms = NumberAt(goodput, "tpot_ms");
-  s.e2e_latency_ms = NumberAt(goodput, "e2e_latency_ms");
+  for (auto it = goodput.begin(); it != goodput.end(); ++it) {
+    const stats::SloMetric* m = stats::FindSloMetric(it.key());
+    if (m == nullptr || !m->per_request || !it.value().is_number()) continue;
+    s.limits.emplace_back(it.key(), it.value().get<double>());
+  }
   return s;
 }
 
@@ -190,7 +209,10 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
                const std::vector<events::GpuSample>& samples, double duration_s,
                int64_t scrape_errors, const std::vector<double>& percentiles, const Slos& slos) {
   int64_t successful = 0, prompt_tokens = 0, completion_tokens = 0, good = 0, degraded = 0;
-  std::vector<double> ttft, ttfc, e2e, tpot, itl, send_lag;
+  std::vector<double> ttft, ttfc, e2e, tpot, itl, send_lag, client_queue, ttft_intended, e2e_intended;
+  // Streams from before intended_ms existed carry no client_queue_ms: their summaries get no
+  // *_intended blocks (and stay byte-identical).
+  bool any_intended = false;
   json errors = json::object();
   json sources = json::object();
   std::size_t itl_count = 0;
@@ -201,6 +223,10 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   for (const auto& r : requests) {
     if (r.client_degraded) ++degraded;
     if (r.send_lag_ms) send_lag.push_back(*r.send_lag_ms);
+    if (r.client_queue_ms) {
+      any_intended = true;
+      client_queue.push_back(*r.client_queue_ms);
+    }
     if (r.error) {
       std::string kind = r.error_kind.value_or("other");
       errors[kind] = errors.value(kind, 0) + 1;
@@ -215,6 +241,8 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
     if (r.ttfc_ms) ttfc.push_back(*r.ttfc_ms);
     if (r.e2e_latency_ms) e2e.push_back(*r.e2e_latency_ms);
     if (r.tpot_ms) tpot.push_back(*r.tpot_ms);
+    if (r.client_queue_ms && r.ttft_ms) ttft_intended.push_back(*r.ttft_ms + *r.client_queue_ms);
+    if (r.client_queue_ms && r.e2e_latency_ms) e2e_intended.push_back(*r.e2e_latency_ms + *r.client_queue_ms);
     itl.insert(itl.end(), r.inter_token_latencies_ms.begin(), r.inter_token_latencies_ms.end());
     if (slos.any() && MeetsSlos(r, slos)) ++good;
   }
@@ -236,12 +264,14 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   s["tpot"] = Block(std::move(tpot), percentiles);
   s["itl"] = Block(std::move(itl), percentiles);
   s["tbt"] = s["itl"];  // the original tool's name for the pooled inter-token gaps
+  if (any_intended) {
+    s["ttft_intended"] = Block(std::move(ttft_intended), percentiles);
+    s["e2e_intended"] = Block(std::move(e2e_intended), percentiles);
+  }
   s["errors_by_reason"] = std::move(errors);
   if (slos.any()) {
     json slo = json::object();
-    if (slos.ttft_ms) slo["ttft_ms"] = *slos.ttft_ms;
-    if (slos.tpot_ms) slo["tpot_ms"] = *slos.tpot_ms;
-    if (slos.e2e_latency_ms) slo["e2e_latency_ms"] = *slos.e2e_latency_ms;
+    for (const auto& [name, limit] : slos.limits) slo[name] = limit;
     s["goodput"] = {{"slos", slo},
                     {"good_requests", good},
                     {"requests_per_second", per_s(static_cast<double>(good))},
@@ -252,6 +282,7 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   s["client"] = {{"degraded_requests", degraded},
                  {"send_lag_ms", Block(std::move(send_lag), percentiles)},
                  {"token_count_source", sources}};
+  if (any_intended) s["client"]["client_queue_ms"] = Block(std::move(client_queue), percentiles);
   s["percentiles"] = percentiles;
   s["gpu_summary"] = samples.empty() ? json(nullptr) : GpuSummary(samples, scrape_errors);
   return s;

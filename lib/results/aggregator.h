@@ -28,11 +28,12 @@ namespace ib::results {
 // Version of docs/metrics.md that the summary's numbers follow.
 inline constexpr int kDefinitionsVersion = 1;
 
-struct Slos {  // goodput: a successful request is good when it meets every SLO that is set
-  std::optional<double> ttft_ms;
-  std::optional<double> tpot_ms;
-  std::optional<double> e2e_latency_ms;
-  bool any() const { return ttft_ms || tpot_ms || e2e_latency_ms; }
+// Goodput: a successful request is good when it meets every SLO that is set. Keys are metric
+// names of lib/stats/slo_metrics.h (or their aliases, kept as written so the file says what was
+// asked).
+struct Slos {
+  std::vector<std::pair<std::string, double>> limits;
+  bool any() const { return !limits.empty(); }
 };
 
 struct AggregateOptions {

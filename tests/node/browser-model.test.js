@@ -158,3 +158,18 @@ test('units read well', () => {
   assert.equal(M.fmtPct(0.4567), '45.7 %');
   assert.equal(M.fmtTps(12345.6), '12,346 tok/s');
 });
+
+test('requests held back by the client get an intended-start TTFT/E2E beside the write-based one', () => {
+  const run = M.newRun('co');
+  M.addRequest(run, { request_index: 0, start_ms: 0, end_ms: 90, ttft_ms: 30, e2e_latency_ms: 90, client_queue_ms: 0.2 }, null, null);
+  M.addRequest(run, { request_index: 1, start_ms: 90, end_ms: 180, ttft_ms: 31, e2e_latency_ms: 90, client_queue_ms: 80 }, null, null);
+  M.addRequest(run, { request_index: 2, start_ms: 180, end_ms: 270, ttft_ms: 30, e2e_latency_ms: 90 }, null, null);  // an old file: no field
+  assert.deepEqual(run.ttft, [30, 31, 30]);
+  assert.deepEqual(run.ttftIntended, [30.2, 111]);
+  assert.deepEqual(run.e2eIntended, [90.2, 170]);
+  const cards = M.summaryCards({ ttft: { p50: 30, p95: 31, p99: 31 }, ttft_intended: { p50: 70, p95: 110, p99: 111 } }, {});
+  const labels = cards.map((c) => c.label);
+  assert.ok(labels.includes('TTFT (intended start)'));
+  assert.ok(!labels.includes('E2E (intended start)'), 'absent from the summary: no card');
+  assert.equal(cards.find((c) => c.label === 'TTFT (intended start)').value, M.fmtMs(70));
+});

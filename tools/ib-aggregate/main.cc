@@ -5,6 +5,7 @@
 #include "lib/cli/exit_codes.h"
 #include "lib/cli/flags.h"
 #include "lib/results/filter.h"
+#include "lib/stats/slo_metrics.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   ib::results::FilterOptions options;
   std::string percentiles;
   double slo_ttft = 0, slo_tpot = 0, slo_e2e = 0;
+  std::string slo_list;
   flags.String("output-dir", &options.output_dir,
                "where results files go (default: the run's metrics.output_dir, else results/)");
   flags.String("percentiles", &percentiles,
@@ -36,6 +38,9 @@ int main(int argc, char** argv) {
   flags.Double("slo-ttft-ms", &slo_ttft, "goodput SLO on TTFT when the stream carries no config");
   flags.Double("slo-tpot-ms", &slo_tpot, "goodput SLO on TPOT when the stream carries no config");
   flags.Double("slo-e2e-ms", &slo_e2e, "goodput SLO on E2E latency when the stream carries no config");
+  flags.String("slo", &slo_list,
+               "goodput SLOs on any per-request latency metric, e.g. ttft_intended_ms=500,e2e_ms=3000 "
+               "(when the stream carries no config)");
   flags.Epilog(
       "Example:\n"
       "  ib-load --config experiments/examples/sim-smoke.yaml --server-url URL | ib-aggregate\n"
@@ -47,9 +52,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ib-aggregate: error: --percentiles wants numbers in 0..100, e.g. 50,95,99\n");
     return ib::exit_code::kUsage;
   }
-  if (slo_ttft > 0) options.aggregate.slos.ttft_ms = slo_ttft;
-  if (slo_tpot > 0) options.aggregate.slos.tpot_ms = slo_tpot;
-  if (slo_e2e > 0) options.aggregate.slos.e2e_latency_ms = slo_e2e;
+  auto& limits = options.aggregate.slos.limits;
+  if (slo_ttft > 0) limits.emplace_back("ttft_ms", slo_ttft);
+  if (slo_tpot > 0) limits.emplace_back("tpot_ms", slo_tpot);
+  if (slo_e2e > 0) limits.emplace_back("e2e_latency_ms", slo_e2e);
+  if (std::string error; !ib::stats::ParseSloList(slo_list, &limits, &error)) {
+    std::fprintf(stderr, "ib-aggregate: error: --slo: %s\n", error.c_str());
+    return 2;
+  }
   options.signal_fd = ib::results::BlockTerminationSignals();
   return ib::results::RunFilter(options);
 }
