@@ -240,11 +240,38 @@ workload:
     slo: {goodput_frac: 0.9}
 )";
   auto r = LoadExperimentFromString(yaml, "t.yaml");
-  EXPECT_EQ(Messages(r), "ib-run: error (at t.yaml:10): workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, tpot_ms or e2e_latency_ms)\n");
+  EXPECT_EQ(Messages(r), "ib-run: error (at t.yaml:10): workload.search.slo.goodput_frac needs an SLO in metrics.goodput (ttft_ms, ttft_intended_ms, tpot_ms, e2e_latency_ms or e2e_intended_ms)\n");
   auto ok = LoadExperimentFromString(yaml + "metrics: {goodput: {ttft_ms: 300}}\n", "t.yaml");
   ASSERT_TRUE(ok.ok()) << Messages(ok);
   EXPECT_DOUBLE_EQ(*ok.config->workload.search->goodput_frac, 0.9);
   EXPECT_FALSE(ok.config->workload.concurrency.has_value());  // the search supplies it
+}
+
+// Goodput SLO keys are the per-request names of lib/stats/slo_metrics.h; the intended-based ones
+// reach the experiment JSON only when set (older results files stay identical).
+TEST(Config, GoodputTakesIntendedStartSlos) {
+  std::string yaml = R"(name: t
+model: {name: m}
+framework: vllm
+infrastructure: {provider: local}
+workload:
+  type: concurrent
+  concurrency: 2
+  requests: {synthetic: {}, count: 5}
+)";
+  auto ok = LoadExperimentFromString(yaml + "metrics: {goodput: {ttft_intended_ms: 500, e2e_ms: 3000}}\n", "t.yaml");
+  ASSERT_TRUE(ok.ok()) << Messages(ok);
+  EXPECT_EQ(ok.config->metrics.goodput.ttft_intended_ms, 500);
+  EXPECT_EQ(ok.config->metrics.goodput.e2e_latency_ms, 3000);  // e2e_ms is e2e_latency_ms
+  auto g = ToJson(*ok.config)["metrics"]["goodput"];
+  EXPECT_EQ(g["ttft_intended_ms"], 500);
+  EXPECT_FALSE(g.contains("e2e_intended_ms"));
+  auto plain = LoadExperimentFromString(yaml, "t.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ToJson(*plain.config)["metrics"]["goodput"].size(), 3u);
+  auto bad = LoadExperimentFromString(yaml + "metrics: {goodput: {itl_ms: 20}}\n", "t.yaml");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(Messages(bad).find("itl_ms"), std::string::npos) << Messages(bad);
 }
 
 TEST(Config, MissingFile) {
