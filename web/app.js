@@ -90,6 +90,13 @@
 
     plot(key, traces, layout) {
       const gd = this.divs[key];
+      // A legend (this run and a baseline: long names) goes under the plot, in a bottom margin
+      // of its own, so it never covers the chart's title, the lines or the x-axis title.
+      if (layout.showlegend) {
+        const rows = Math.ceil(traces.filter((t) => t.showlegend !== false).length / 2);
+        layout.legend = { orientation: 'h', x: 0, xanchor: 'left', yref: 'container', y: 0, yanchor: 'bottom', font: { size: 10 } };
+        layout.margin = Object.assign({}, layout.margin, { b: 44 + 18 * rows });
+      }
       Plotly.react(gd, traces, layout, PLOT_CONFIG(`${this.pngName}-${key}`));
       if (!gd._ibHooked) {
         gd._ibHooked = true;
@@ -430,7 +437,7 @@
       results: [],
       notice: { text: '', kind: '' },
       run: { runId: '', name: '', framework: '', model: '', gpuType: '', gpuCount: null, phase: '', phaseIndex: 0,
-        phaseCount: M.PHASE_COUNT, total: null, completed: 0, startedMs: null, endedMs: null, status: 'idle',
+        phaseCount: 4, phaseLabel: '', iterationName: '', total: null, completed: 0, startedMs: null, endedMs: null, status: 'idle',
         iteration: 0, iterationTotal: 0, reason: '' },
       now: Date.now(),
       liveSummary: [],
@@ -524,6 +531,7 @@
       onMessage(msg) {
         switch (msg.type) {
           case 'state': return this.applyState(msg.data || {});
+          case 'run': return this.applyRun(msg.data || null);
           case 'phase': return this.onPhase(msg);
           case 'gpu_sample': return this.onGpu(msg);
           case 'request_complete': return this.onRequest(msg);
@@ -531,7 +539,7 @@
           case 'summary': return this.onSummary(msg);
           case 'error': return this.onError(msg);
           case 'configs': this.configs = msg.data || []; return;
-          case 'results': this.results = msg.data || []; return;
+          case 'results': this.results = msg.data || []; this.restoreBaseline(); return;
           case 'result': resultCache.set(msg.run_id, msg.data); return;
           case 'queue': this.queue = msg.data || []; return;
           case 'ack':
@@ -547,18 +555,7 @@
         this.queue = s.queue || [];
         const cr = s.current_run;
         resetLive(cr ? cr.run_id : '');
-        if (cr) {
-          Object.assign(this.run, {
-            runId: cr.run_id, name: cr.name || '', framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
-            gpuCount: cr.gpu_count, phase: cr.phase || '', phaseIndex: cr.phase_index || (M.PHASES[cr.phase] || [0])[0],
-            phaseCount: cr.phase_count || M.PHASE_COUNT, total: cr.total_requests ?? null, completed: cr.completed_requests || 0,
-            startedMs: cr.started_at ? Date.parse(cr.started_at) : Date.now(), endedMs: null, reason: '',
-          });
-          this.run.status = statusOf(cr.phase);
-          if (this.run.status !== 'running') this.run.endedMs = Date.now();
-        } else {
-          this.resetBanner('');
-        }
+        this.applyRun(cr || null);
         // The state may still hold events of the previous run: draw only the current run's (or,
         // between runs, the last run's).
         const gpu = s.recent_gpu_samples || [];
@@ -569,7 +566,6 @@
         const mine = (e) => !e.run_id || !runId || e.run_id === runId;
         for (const e of gpu) if (mine(e)) M.addGpuSample(liveRun, M.eventData(e));
         for (const e of reqs) if (mine(e)) addLiveRequest(e);
-        if (cr && cr.completed_requests == null) this.run.completed = liveRun.req.end.length;
         logPanel.clear();
         for (const e of s.log_tail || []) logPanel.add(e);
         this.liveSummary = s.last_summary && (!cr || s.last_summary.run_id === cr.run_id) ? M.summaryCards(s.last_summary.data) : [];
@@ -579,62 +575,54 @@
         if (!this.configs.length) this.refreshConfigs();
       },
 
-      resetBanner(runId) {
-        Object.assign(this.run, { runId, name: '', framework: '', model: '', gpuType: '', gpuCount: null, phase: '', phaseIndex: 0,
-          total: null, completed: 0, startedMs: runId ? Date.now() : null, endedMs: null, status: runId ? 'running' : 'idle',
-          iteration: 0, iterationTotal: 0, reason: '' });
-      },
-
-      onPhase(e) {
-        const d = M.eventData(e);
-        const runId = e.run_id || this.run.runId;
-        const finished = this.run.status !== 'running';
-        if (!this.run.runId || (finished && runId !== this.run.runId && !['done', 'failed', 'cleanup'].includes(e.phase))) {
-          this.resetBanner(runId);
-          this.liveSummary = [];
+      // The run as ib-dash's live state decides it (lib/dash/live_state): which run is current,
+      // its experiment's name, model and GPU, the phase, the iteration, the status. The page
+      // renders it and decides none of it; a new run id starts empty charts.
+      applyRun(cr) {
+        if (!cr) {
+          Object.assign(this.run, { runId: '', name: '', framework: '', model: '', gpuType: '', gpuCount: null, phase: '', phaseLabel: '',
+            phaseIndex: 0, total: null, completed: 0, startedMs: null, endedMs: null, status: 'idle', iteration: 0, iterationTotal: 0,
+            iterationName: '', reason: '' });
+          return;
         }
-        if (runId !== this.run.runId) this.run.runId = runId;
-        if (e.phase === 'execution' && liveRun.runId !== runId) { resetLive(runId); this.run.completed = 0; live.setRun(liveRun); }
-        const md = d.metadata || {};
-        this.run.framework = md.framework || d.framework || this.run.framework;
-        this.run.model = md.model || d.model || this.run.model;
-        this.run.gpuType = md.gpu_type || d.gpu_type || this.run.gpuType;
-        this.run.gpuCount = md.gpu_count || d.gpu_count || this.run.gpuCount;
-        // Until a phase names the run, the banner shows its id (the server parses ids: state's current_run.name).
-        if (!this.run.name) this.run.name = (d.experiment && d.experiment.name) || d.name || '';
-        if (d.total_requests != null) this.run.total = d.total_requests;
-        if (d.iteration) this.run.iteration = d.iteration;
-        if (d.total) this.run.iterationTotal = d.total;
-        const p = M.PHASES[e.phase];
-        this.run.phase = e.phase;
-        if (p) this.run.phaseIndex = p[0];
-        this.run.status = statusOf(e.phase);
-        if (this.run.status !== 'running') { this.run.endedMs = Date.now(); this.refreshResults(); }
-        else this.run.endedMs = null;
-        if (d.reason) this.run.reason = d.reason;
-        logPanel.add({ level: e.phase === 'failed' ? 'error' : 'info', source: 'phase', timestamp: new Date().toISOString(),
-          message: `${e.phase}${d.reason ? ': ' + d.reason : ''}${d.result_path ? ' → ' + d.result_path : ''}` });
+        const wasRunning = this.run.status === 'running';
+        if (cr.run_id !== liveRun.runId) {
+          resetLive(cr.run_id);
+          this.liveSummary = [];
+          if (live) live.setRun(liveRun);
+        }
+        const time = (iso) => { const t = iso ? Date.parse(iso) : NaN; return Number.isFinite(t) ? t : null; };
+        Object.assign(this.run, {
+          runId: cr.run_id, name: cr.name || '', framework: cr.framework || '', model: cr.model || '', gpuType: cr.gpu_type || '',
+          gpuCount: cr.gpu_count, phase: cr.phase || '', phaseLabel: cr.phase_label || '', phaseIndex: cr.phase_index || 0,
+          phaseCount: cr.phase_count || 4, total: cr.total_requests ?? null, completed: cr.completed_requests || 0,
+          startedMs: time(cr.started_at), endedMs: time(cr.ended_at), status: cr.status || 'running',
+          iteration: cr.iteration || 0, iterationTotal: cr.iteration_total || 0, iterationName: cr.iteration_name || '', reason: cr.reason || '',
+        });
+        if (wasRunning && this.run.status !== 'running') this.refreshResults();
         this.schedule();
       },
 
+      // Phases reach the banner as the `run` message that follows each one, and the log as the
+      // `log` line ib-dash stamps with its own time.
+      onPhase() {},
+
+      // Only the current run's samples and requests are drawn (a stream without phases makes
+      // its first event's run current on the server as well).
+      current(e) { return !e.run_id || !this.run.runId || e.run_id === this.run.runId; },
+
       onGpu(e) {
-        if (e.run_id && liveRun.runId && e.run_id !== liveRun.runId && liveRun.gpu.t.length + liveRun.req.end.length > 0) {
-          resetLive(e.run_id); this.run.completed = 0; live.setRun(liveRun);
-        }
-        if (!liveRun.runId) liveRun.runId = e.run_id || '';
+        if (!this.current(e)) return;
         if (M.addGpuSample(liveRun, M.eventData(e))) this.schedule();
       },
 
       onRequest(e) {
-        if (e.run_id && liveRun.runId && e.run_id !== liveRun.runId && liveRun.gpu.t.length + liveRun.req.end.length > 0) {
-          resetLive(e.run_id); this.run.completed = 0; live.setRun(liveRun);
-        }
-        if (!liveRun.runId) liveRun.runId = e.run_id || '';
-        if (!this.run.runId && e.run_id) this.resetBanner(e.run_id);
+        if (!this.current(e)) return;
         if (addLiveRequest(e)) { this.run.completed++; reqDirty = true; this.schedule(); }
       },
 
       onSummary(e) {
+        if (!this.current(e)) { this.refreshResults(); return; }
         this.liveSummary = M.summaryCards(M.eventData(e));
         this.refreshResults();
       },
@@ -681,6 +669,15 @@
       },
       async refreshResults() {
         try { const r = await fetch('/api/results', { cache: 'no-store' }); if (r.ok) this.results = await r.json(); } catch (e) { /* retried on reconnect */ }
+        this.restoreBaseline();
+      },
+      restoreBaseline() {
+        if (this.baselineId) return;
+        let saved = '';
+        try { saved = localStorage.getItem('ib-baseline') || ''; } catch (e) { /* private mode */ }
+        if (!saved || !this.results.some((r) => r.run_id === saved && r.readable !== false)) return;
+        this.baselineId = saved;
+        this.$nextTick(() => this.setBaseline());
       },
       config() { return this.configs.find((c) => c.path === this.selectedConfig) || null; },
       // ib-dash gives estimated_cost_usd when it can price the whole run, cost_per_hr_usd always
@@ -719,7 +716,7 @@
       },
 
       // ---- banner ----
-      phaseLabel() { const p = M.PHASES[this.run.phase]; return (p ? p[1] : this.run.phase || 'waiting') + (this.run.reason ? ` (${this.run.reason})` : ''); },
+      phaseLabel() { return (this.run.phaseLabel || 'waiting') + (this.run.reason && this.run.status !== 'stopped' ? ` (${this.run.reason})` : ''); },
       progressPct() { return this.run.total ? Math.min(100, (100 * this.run.completed) / this.run.total) : 0; },
       elapsedText() {
         if (!this.run.startedMs) return '';
@@ -753,7 +750,10 @@
         return file;
       },
 
+      // The chosen baseline survives a reload (localStorage), and is dropped only when its
+      // results file is gone.
       async setBaseline() {
+        try { if (this.baselineId) localStorage.setItem('ib-baseline', this.baselineId); else localStorage.removeItem('ib-baseline'); } catch (e) { /* private mode */ }
         if (!this.baselineId) { live.setBaseline(null); return; }
         try {
           const f = await this.loadResult(this.baselineId);
@@ -824,14 +824,6 @@
         return d.toLocaleString('en-GB', { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
       },
     }));
-
-    // Run ids are <name>-YYYYMMDD-HHMMSS[-N] (docs/pipeline.md).
-
-    function statusOf(phase) {
-      if (phase === 'done') return 'done';
-      if (phase === 'failed') return 'failed';
-      return 'running';
-    }
 
     function resetLive(runId) {
       liveRun = M.newRun(runId);

@@ -391,14 +391,6 @@
     return head.concat(rows);
   }
 
-  const PHASES = {
-    provisioning: [1, 'Provisioning'], provisioning_done: [1, 'Provisioned'], provisioning_skipped: [1, 'Provisioning skipped'],
-    model_loading: [2, 'Loading model'], model_loading_done: [2, 'Model loaded'],
-    execution: [3, 'Running benchmark'], sweep_iteration: [3, 'Sweep iteration'], iteration_done: [3, 'Iteration done'],
-    cleanup: [4, 'Cleanup'], done: [4, 'Done'], failed: [4, 'Failed'],
-  };
-  const PHASE_COUNT = 4;
-
   // Reads a results-file body that may hold the original tool's bare NaN/Infinity (invalid JSON).
   function parseResultsText(text) {
     try { return JSON.parse(text); } catch (e) {
@@ -410,7 +402,7 @@
   const api = {
     num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
     histogram, rollingThroughput, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
-    fmtPcts, summaryCards, compareRows, delta, METRICS, PHASES, PHASE_COUNT, parseResultsText,
+    fmtPcts, summaryCards, compareRows, delta, METRICS, parseResultsText,
     REQUEST_FIELDS, checkSchema,
   };
   if (typeof module !== 'undefined' && module.exports) module.exports = api;

@@ -241,14 +241,20 @@ void ExperimentRunner::RunEntry(Entry entry) {
   proc::ExitStatus status = proc::Wait(child->pid);
   stderr_thread.join();
   ::close(err_pipe[0]);
+  int stops = 0;
   {
     std::lock_guard lock(mu_);
-    if (!entries_.empty() && entries_.front().queue_id == entry.queue_id) entries_.front().pid = -1;
+    if (!entries_.empty() && entries_.front().queue_id == entry.queue_id) {
+      entries_.front().pid = -1;
+      stops = entries_.front().stops;
+    }
   }
   cv_.notify_all();
   bool ok = status.exited && status.code == 0;
-  Log(ok ? "info" : "error",
-      "ib-run " + entry.config_path + " (" + entry.queue_id + ") ended: " + status.Describe(),
+  // A run the user stopped ended as asked: not an error.
+  Log(ok || stops > 0 ? "info" : "error",
+      "ib-run " + entry.config_path + " (" + entry.queue_id + ") ended: " + status.Describe() +
+          (stops > 0 && !ok ? " (stopped from the page)" : ""),
       child_sink.last_run_id());
 }
 

@@ -108,8 +108,20 @@ void LiveHub::PublishEvent(const events::Event& event, std::string_view raw_line
     ++gpu_samples_forwarded_;
   }
   OutMessage message = OutMessage::Make(std::move(text), kind);
-  state_.Apply(event, message.text);
+  bool run_changed = state_.Apply(event, message.text);
   FanOut(message, wake);
+  if (!run_changed) return;
+  // The page renders the run as the state decides it, and logs a phase at the time ib-dash
+  // received it (phase events carry no time of their own).
+  if (const auto* phase = std::get_if<events::Phase>(&event)) {
+    events::Event log = LiveState::PhaseLog(*phase, events::NowIso8601());
+    OutMessage line = OutMessage::Make(Redact(events::Serialize(log)), MessageKind::kLog);
+    state_.Apply(log, line.text);
+    FanOut(line, wake);
+  }
+  FanOut(OutMessage::Make(Redact(json{{"type", "run"}, {"data", state_.current_run()}}.dump()),
+                          MessageKind::kOther),
+         wake);
 }
 
 void LiveHub::SendTo(Client& client, const json& message) {

@@ -1,5 +1,8 @@
 #include "lib/dash/live_state.h"
 
+#include <algorithm>
+#include <string_view>
+#include <utility>
 #include <variant>
 
 #include "lib/runid/runid.h"
@@ -43,13 +46,61 @@ int PhaseIndex(const std::string& phase) {
   return 0;
 }
 
-void LiveState::StartRun(const std::string& run_id) {
-  // The name is the run id's own (the page parses no ids); a phase that names the run wins.
-  current_run_ = {{"run_id", run_id},     {"name", runid::NameOf(run_id)},        {"framework", nullptr},
-                  {"model", nullptr},      {"gpu_type", nullptr},    {"gpu_count", nullptr},
-                  {"phase", nullptr},      {"phase_index", 0},       {"phase_count", kPhaseCount},
+std::string PhaseLabel(const std::string& phase) {
+  namespace p = events::phase;
+  static const std::pair<const char*, const char*> kLabels[] = {
+      {p::kProvisioning, "Provisioning"},   {p::kProvisioningDone, "Provisioned"},
+      {p::kProvisioningSkipped, "Provisioning skipped"},
+      {p::kModelLoading, "Loading model"},  {p::kModelLoadingDone, "Model loaded"},
+      {p::kExecution, "Running benchmark"}, {p::kSweepIteration, "Sweep iteration"},
+      {p::kIterationDone, "Iteration done"}, {p::kCleanup, "Cleanup"},
+      {p::kDone, "Done"},                   {p::kFailed, "Failed"}};
+  for (const auto& [name, label] : kLabels) {
+    if (phase == name) return label;
+  }
+  return phase;
+}
+
+events::Log LiveState::PhaseLog(const events::Phase& phase, const std::string& timestamp) {
+  const json& d = phase.data;
+  std::string reason = d.contains("reason") && d["reason"].is_string() ? d["reason"].get<std::string>() : "";
+  bool stopped = phase.phase == events::phase::kFailed && reason == "interrupted";
+  std::string message = stopped ? "stopped (interrupted)" : phase.phase + (reason.empty() ? "" : ": " + reason);
+  if (d.contains("result_path") && d["result_path"].is_string()) {
+    message += " → " + d["result_path"].get<std::string>();
+  }
+  events::Log log;
+  log.run_id = phase.run_id;
+  log.level = phase.phase == events::phase::kFailed && !stopped ? "error" : "info";
+  log.message = std::move(message);
+  log.timestamp = timestamp;
+  log.source = "phase";
+  return log;
+}
+
+void LiveState::StartExperiment(const std::string& run_id) {
+  experiment_run_id_ = run_id;
+  std::string name = runid::NameOf(run_id);
+  current_run_ = {{"run_id", run_id},       {"experiment_run_id", run_id},
+                  {"name", name},           {"framework", nullptr},
+                  {"model", nullptr},       {"gpu_type", nullptr},
+                  {"gpu_count", nullptr},   {"phase", nullptr},
+                  {"phase_label", "waiting"}, {"phase_index", 0},
+                  {"phase_count", kPhaseCount}, {"iteration", nullptr},
+                  {"iteration_total", nullptr}, {"iteration_name", nullptr},
+                  {"status", "running"},    {"reason", nullptr},
                   {"total_requests", nullptr}, {"completed_requests", 0},
-                  {"started_at", events::NowIso8601()}};
+                  {"started_at", events::NowIso8601()}, {"ended_at", nullptr}};
+}
+
+// A sweep's next iteration: a run id, a request count and a progress of its own; the
+// experiment's name, model, GPU and start time stay.
+void LiveState::StartIteration(const std::string& run_id) {
+  current_run_["run_id"] = run_id;
+  current_run_["total_requests"] = nullptr;
+  current_run_["completed_requests"] = 0;
+  current_run_["iteration_name"] = nullptr;
+  current_run_["reason"] = nullptr;
 }
 
 std::string LiveState::current_run_id() const {
@@ -58,53 +109,76 @@ std::string LiveState::current_run_id() const {
 
 void LiveState::ApplyPhase(const events::Phase& phase) {
   namespace p = events::phase;
-  const bool experiment_ends = phase.phase == p::kCleanup || phase.phase == p::kDone ||
-                               phase.phase == p::kFailed;
-  // A sweep's closing phases keep its last iteration current, so a page that opens after the
-  // run still draws that iteration instead of an empty run.
-  const bool closes_current = experiment_ends && current_run_.is_object() &&
-                              phase.run_id == experiment_run_id_;
-  if (!closes_current && !phase.run_id.empty() && phase.run_id != current_run_id()) {
-    if (phase.phase != p::kSweepIteration && phase.phase != p::kExecution) {
-      experiment_run_id_ = phase.run_id;
-    }
-    StartRun(phase.run_id);
+  const std::string& id = phase.run_id;
+  const bool running = current_run_.is_object() && current_run_["status"] == "running";
+  const bool iteration_phase =
+      phase.phase == p::kSweepIteration || phase.phase == p::kExecution || phase.phase == p::kIterationDone;
+  if (!current_run_.is_object()) {
+    StartExperiment(id);
+  } else if (id.empty() || id == current_run_id() || id == experiment_run_id_) {
+    // The current iteration, or the experiment's own phases (a sweep's closing phases keep
+    // its last iteration current, so a page opened afterwards still draws that iteration).
+  } else if (running && iteration_phase) {
+    StartIteration(id);
+  } else {
+    StartExperiment(id);
   }
-  if (!current_run_.is_object()) return;
-  current_run_["phase"] = phase.phase;
-  if (int index = PhaseIndex(phase.phase); index > 0) current_run_["phase_index"] = index;
+  json& run = current_run_;
+  run["phase"] = phase.phase;
+  run["phase_label"] = PhaseLabel(phase.phase);
+  if (int index = PhaseIndex(phase.phase); index > 0) run["phase_index"] = index;
   const json& d = phase.data;
   for (const char* key : {"framework", "model", "gpu_type", "gpu_count", "total_requests"}) {
-    CopyKey(d, key, current_run_);
+    CopyKey(d, key, run);
   }
   if (d.contains("metadata")) {
     for (const char* key : {"framework", "model", "gpu_type", "gpu_count"}) {
-      CopyKey(d["metadata"], key, current_run_);
+      CopyKey(d["metadata"], key, run);
     }
   }
-  if (d.contains("experiment") && d["experiment"].is_object()) {
-    CopyKey(d["experiment"], "name", current_run_);
+  // A run without a run id of the usual shape (a foreign stream) takes the config's name.
+  if (run["name"] == experiment_run_id_ && d.contains("experiment") && d["experiment"].is_object()) {
+    CopyKey(d["experiment"], "name", run);
   }
-  CopyKey(d, "name", current_run_);
+  if (phase.phase == p::kSweepIteration || phase.phase == p::kExecution) {
+    CopyKey(d, "iteration", run);
+    if (d.contains("total") && !d["total"].is_null()) run["iteration_total"] = d["total"];
+    if (phase.phase == p::kSweepIteration && d.contains("name") && d["name"].is_string()) {
+      run["iteration_name"] = d["name"];
+    }
+    run["reason"] = nullptr;  // the previous iteration's "finished" is not this one's
+  }
+  if (phase.phase == p::kIterationDone || phase.phase == p::kFailed) {
+    run["reason"] = d.contains("reason") && d["reason"].is_string() ? d["reason"] : json(nullptr);
+  }
+  if (phase.phase == p::kDone || phase.phase == p::kFailed) {
+    run["status"] = phase.phase == p::kDone ? "done" : run["reason"] == "interrupted" ? "stopped" : "failed";
+    if (run["status"] == "stopped") run["phase_label"] = "Stopped";
+    run["ended_at"] = events::NowIso8601();
+  }
 }
 
-void LiveState::Apply(const events::Event& event, const std::shared_ptr<const std::string>& text) {
+bool LiveState::Apply(const events::Event& event, const std::shared_ptr<const std::string>& text) {
   if (const auto* phase = std::get_if<events::Phase>(&event)) {
     ApplyPhase(*phase);
+    return true;
   } else if (std::holds_alternative<events::GpuSample>(event)) {
     PushBounded(gpu_samples_, text, limits_.gpu_samples);
   } else if (const auto* request = std::get_if<events::RequestComplete>(&event)) {
-    if (!current_run_.is_object()) StartRun(request->run_id);
+    bool fresh = !current_run_.is_object();
+    if (fresh) StartExperiment(request->run_id);
     PushBounded(requests_, text, limits_.requests);
     if (!request->warmup && request->run_id == current_run_id()) {
       current_run_["completed_requests"] = current_run_["completed_requests"].get<int64_t>() + 1;
     }
+    return fresh;
   } else if (std::holds_alternative<events::Log>(event) ||
              std::holds_alternative<events::Error>(event)) {
     PushBounded(logs_, text, limits_.log_lines);
   } else if (std::holds_alternative<events::Summary>(event)) {
     last_summary_ = text;
   }
+  return false;
 }
 
 std::string LiveState::ToJson() const {

@@ -182,22 +182,104 @@ TEST(LiveStateTest, PhasesMapToFourStagesAndANewRunResetsCounters) {
 
 TEST(LiveStateTest, SweepClosingPhasesKeepTheLastIterationCurrent) {
   LiveHub hub;
-  hub.PublishEvent(Phase("exp-1", "provisioning"));
-  hub.PublishEvent(Phase("exp-c4-1", "sweep_iteration", {{"name", "exp-c4"}}));
-  hub.PublishEvent(Request("exp-c4-1", 0));
-  hub.PublishEvent(Phase("exp-c8-1", "sweep_iteration", {{"name", "exp-c8"}}));
-  hub.PublishEvent(Request("exp-c8-1", 0));
-  hub.PublishEvent(Request("exp-c8-1", 1));
-  hub.PublishEvent(Phase("exp-1", "cleanup"));
-  hub.PublishEvent(Phase("exp-1", "done"));
-  json state = json::parse(hub.StateJson());
-  EXPECT_EQ(state["current_run"]["run_id"], "exp-c8-1");
-  EXPECT_EQ(state["current_run"]["name"], "exp-c8");
-  EXPECT_EQ(state["current_run"]["phase"], "done");
-  EXPECT_EQ(state["current_run"]["completed_requests"], 2);
+  hub.PublishEvent(Phase("exp-20261204-024137", "provisioning"));
+  hub.PublishEvent(Phase("exp-c4-20261204-024137", "sweep_iteration", {{"name", "exp-c4"}, {"iteration", 1}, {"total", 2}}));
+  hub.PublishEvent(Request("exp-c4-20261204-024137", 0));
+  hub.PublishEvent(Phase("exp-c8-20261204-024137", "sweep_iteration", {{"name", "exp-c8"}, {"iteration", 2}, {"total", 2}}));
+  hub.PublishEvent(Request("exp-c8-20261204-024137", 0));
+  hub.PublishEvent(Request("exp-c8-20261204-024137", 1));
+  hub.PublishEvent(Phase("exp-20261204-024137", "cleanup"));
+  hub.PublishEvent(Phase("exp-20261204-024137", "done"));
+  json run = json::parse(hub.StateJson())["current_run"];
+  EXPECT_EQ(run["run_id"], "exp-c8-20261204-024137");
+  EXPECT_EQ(run["experiment_run_id"], "exp-20261204-024137");
+  EXPECT_EQ(run["name"], "exp");
+  EXPECT_EQ(run["iteration_name"], "exp-c8");
+  EXPECT_EQ(run["phase"], "done");
+  EXPECT_EQ(run["status"], "done");
+  EXPECT_EQ(run["completed_requests"], 2);
   // The next experiment starts afresh, even when it fails at once.
   hub.PublishEvent(Phase("exp-2", "failed"));
   EXPECT_EQ(hub.CurrentRunId(), "exp-2");
+}
+
+TEST(LiveStateTest, AFailedStartAfterAFinishedRunKeepsNothingOfThePreviousRun) {
+  LiveHub hub;
+  hub.PublishEvent(Phase("sim-demo-20261204-024137", "execution",
+                         {{"total_requests", 60}, {"metadata", {{"model", "m"}, {"gpu_type", "A100-80GB"}, {"gpu_count", 1}}}}));
+  hub.PublishEvent(Request("sim-demo-20261204-024137", 1));
+  hub.PublishEvent(Phase("sim-demo-20261204-024137", "done"));
+  hub.PublishEvent(Phase("quick-smoke-test-vllm-20261204-024835", "provisioning", {{"framework", "vllm"}}));
+  hub.PublishEvent(Phase("quick-smoke-test-vllm-20261204-024835", "failed", {{"reason", "no RunPod API key"}}));
+  json run = json::parse(hub.StateJson())["current_run"];
+  EXPECT_EQ(run["run_id"], "quick-smoke-test-vllm-20261204-024835");
+  EXPECT_EQ(run["name"], "quick-smoke-test-vllm");
+  EXPECT_EQ(run["framework"], "vllm");
+  EXPECT_TRUE(run["model"].is_null());
+  EXPECT_TRUE(run["gpu_type"].is_null());
+  EXPECT_TRUE(run["total_requests"].is_null());
+  EXPECT_EQ(run["completed_requests"], 0);
+  EXPECT_EQ(run["status"], "failed");
+  EXPECT_EQ(run["reason"], "no RunPod API key");
+}
+
+TEST(LiveStateTest, AnIterationKeepsTheExperimentAndClearsThePreviousIterationsReason) {
+  LiveHub hub;
+  hub.PublishEvent(Phase("sim-demo-20261204-024137", "provisioning", {{"model", "m"}, {"gpu_type", "A100-80GB"}}));
+  std::string started = json::parse(hub.StateJson())["current_run"]["started_at"];
+  hub.PublishEvent(Phase("sim-demo-c4-20261204-024137", "sweep_iteration", {{"iteration", 1}, {"total", 3}, {"name", "sim-demo-c4"}}));
+  hub.PublishEvent(Phase("sim-demo-c4-20261204-024137", "execution", {{"total_requests", 60}, {"experiment", {{"name", "sim-demo-c4"}}}}));
+  hub.PublishEvent(Request("sim-demo-c4-20261204-024137", 0));
+  hub.PublishEvent(Phase("sim-demo-c4-20261204-024137", "iteration_done", {{"reason", "finished"}}));
+  EXPECT_EQ(json::parse(hub.StateJson())["current_run"]["reason"], "finished");
+  hub.PublishEvent(Phase("sim-demo-c16-20261204-024137", "sweep_iteration", {{"iteration", 2}, {"total", 3}, {"name", "sim-demo-c16"}}));
+  json run = json::parse(hub.StateJson())["current_run"];
+  EXPECT_EQ(run["run_id"], "sim-demo-c16-20261204-024137");
+  EXPECT_EQ(run["name"], "sim-demo");  // the experiment's, before and after a reload
+  EXPECT_EQ(run["model"], "m");
+  EXPECT_EQ(run["gpu_type"], "A100-80GB");
+  EXPECT_EQ(run["started_at"], started);  // elapsed counts from the experiment's start
+  EXPECT_EQ(run["iteration"], 2);
+  EXPECT_EQ(run["iteration_total"], 3);
+  EXPECT_EQ(run["iteration_name"], "sim-demo-c16");
+  EXPECT_TRUE(run["reason"].is_null());
+  EXPECT_TRUE(run["total_requests"].is_null());
+  EXPECT_EQ(run["completed_requests"], 0);
+  EXPECT_EQ(run["phase_label"], "Sweep iteration");
+  EXPECT_EQ(run["status"], "running");
+}
+
+TEST(LiveStateTest, AStopIsStoppedNotFailedAndEachPhaseIsLoggedOnceWithIbDashsTime) {
+  LiveHub hub;
+  hub.PublishEvent(Phase("sim-smoke-20261204-024137", "execution"));
+  auto client = hub.Connect();
+  Drain(*client);
+  hub.PublishEvent(Phase("sim-smoke-20261204-024137", "failed", {{"reason", "interrupted"}}));
+  auto messages = Drain(*client);
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[0]["type"], "phase");
+  EXPECT_EQ(messages[1]["type"], "log");
+  EXPECT_EQ(messages[1]["source"], "phase");
+  EXPECT_EQ(messages[1]["level"], "info");
+  EXPECT_EQ(messages[1]["message"], "stopped (interrupted)");
+  EXPECT_FALSE(messages[1]["timestamp"].get<std::string>().empty());
+  EXPECT_EQ(messages[2]["type"], "run");
+  EXPECT_EQ(messages[2]["data"]["status"], "stopped");
+  EXPECT_FALSE(messages[2]["data"]["ended_at"].is_null());
+  // A real failure is an error.
+  hub.PublishEvent(Phase("other-20261204-024200", "failed", {{"reason", "ib-load died"}}));
+  messages = Drain(*client);
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[1]["level"], "error");
+  EXPECT_EQ(messages[2]["data"]["status"], "failed");
+  json tail = json::parse(hub.StateJson())["log_tail"];
+  ASSERT_EQ(tail.size(), 3u);  // execution, stopped, failed: in the state too
+  EXPECT_EQ(tail[2]["message"], "failed: ib-load died");
+}
+
+TEST(LiveStateTest, PhaseLabels) {
+  EXPECT_EQ(PhaseLabel("execution"), "Running benchmark");
+  EXPECT_EQ(PhaseLabel("something-new"), "something-new");
 }
 
 }  // namespace

@@ -89,12 +89,18 @@ test('Start, queue, cancel and Stop from the page (ib-dash running tests/web/fak
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'run-started.png'), fullPage: true });
 
-  // Stop: ib-dash SIGTERMs the run, which ends with phase failed.
+  // Stop: ib-dash SIGTERMs the run, which ends with phase failed, reason interrupted: a stop
+  // the user asked for reads "stopped", calmly, with no ERROR line in the log.
   assert.equal(await page.isDisabled('#stop-btn'), false);
   await page.click('#stop-btn');
-  await waitFor('the run stopped', () => /failed/i.test(document.querySelector('#banner .badge')?.textContent || ''));
-  assert.match(await page.textContent('#banner-phase'), /Failed/);
+  await waitFor('the run stopped', () => /^stopped$/i.test(document.querySelector('#banner .badge')?.textContent || ''));
+  assert.match(await page.textContent('#banner-phase'), /Stopped/);
+  assert.doesNotMatch(await page.textContent('#banner-phase'), /Failed|interrupted/);
   await waitFor('the queue emptied', () => document.querySelectorAll('#queue .queue-item').length === 0);
+  await waitFor('ib-dash logged the end', () => /ended: .*stopped from the page/.test(document.getElementById('log').innerText));
+  const errors = await page.evaluate(() => [...document.querySelectorAll('#log .lvl-error')].map((l) => l.textContent));
+  assert.deepEqual(errors, [], 'no ERROR line for a stop the user asked for');
+  assert.match(await page.textContent('#log'), /stopped \(interrupted\)/);
   assert.equal(await page.isDisabled('#stop-btn'), true, 'nothing left to stop');
 });
 
