@@ -696,7 +696,7 @@
       needsCostConfirm() { const c = this.config(); return !!c && !!c.provider && c.provider !== 'local' && !this.serverUrl; },
       canStart() {
         const c = this.config();
-        return this.conn.state === 'open' && !!c && !(c.errors || []).length && (!this.needsCostConfirm() || this.costConfirmed);
+        return this.conn.state === 'open' && !!c && !c.base && !(c.errors || []).length && (!this.needsCostConfirm() || this.costConfirmed);
       },
       canStop() { return this.conn.state === 'open' && this.running(); },
       running() { return this.run.status === 'running'; },

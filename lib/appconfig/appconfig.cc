@@ -213,10 +213,10 @@ bool Set(const std::string& key, const std::string& value, std::string* error) {
   return WritePrivate(path, std::string(out.c_str()) + "\n", error);
 }
 
+// No character of a secret is ever shown (README: "never printed"), only that one is set.
 std::string Redact(const std::string& secret) {
   if (secret.empty()) return "(empty)";
-  if (secret.size() <= 8) return "****";
-  return "****" + secret.substr(secret.size() - 4);
+  return "(hidden, " + std::to_string(secret.size()) + " characters)";
 }
 
 std::string PermissionWarning(const std::string& path) {

@@ -162,10 +162,10 @@ TEST_F(AppConfigTest, MalformedFilesAreClearErrors) {
   EXPECT_TRUE(Load(&error));
 }
 
-TEST_F(AppConfigTest, RedactShowsAtMostFourCharacters) {
+TEST_F(AppConfigTest, RedactShowsNoCharacterOfTheSecret) {
   EXPECT_EQ(Redact(""), "(empty)");
-  EXPECT_EQ(Redact("short"), "****");
-  EXPECT_EQ(Redact("rpa_ABCDEFGHIJKL1234"), "****1234");
+  EXPECT_EQ(Redact("short"), "(hidden, 5 characters)");
+  EXPECT_EQ(Redact("rpa_ABCDEFGHIJKL1234"), "(hidden, 20 characters)");
 }
 
 TEST_F(AppConfigTest, InitAndConfigSetCommands) {
@@ -178,11 +178,14 @@ TEST_F(AppConfigTest, InitAndConfigSetCommands) {
   EXPECT_NE(out2.str().find("Config already exists"), std::string::npos);
   std::ostringstream out3;
   EXPECT_EQ(CmdConfigSet("runpod.api_key", "test-key-abcdef-1234", out3, err), 0);
-  EXPECT_EQ(out3.str().find("abcdef"), std::string::npos) << out3.str();  // redacted
-  EXPECT_NE(out3.str().find("****1234"), std::string::npos) << out3.str();
+  // Never any part of the key (README: never printed), not even its last characters.
+  for (const char* part : {"abcdef", "1234", "test-key"}) {
+    EXPECT_EQ(out3.str().find(part), std::string::npos) << out3.str();
+  }
+  EXPECT_NE(out3.str().find("(hidden, 20 characters)"), std::string::npos) << out3.str();
   std::ostringstream out4, err4;
   EXPECT_EQ(CmdConfigSet("nope", "x", out4, err4), 2);
-  EXPECT_NE(err4.str().find("unknown key 'nope'"), std::string::npos);
+  EXPECT_NE(err4.str().find("ib-run: error: unknown key 'nope'"), std::string::npos) << err4.str();
 }
 
 }  // namespace

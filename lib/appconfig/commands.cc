@@ -9,7 +9,7 @@ int CmdInit(std::ostream& out, std::ostream& err) {
   bool created = false;
   std::string error;
   if (!Init(&created, &error)) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return exit_code::kFailed;
   }
   std::string path = ConfigPath();
@@ -26,7 +26,7 @@ int CmdInit(std::ostream& out, std::ostream& err) {
 int CmdConfigSet(const std::string& key, const std::string& value, std::ostream& out, std::ostream& err) {
   std::string error;
   if (!Set(key, value, &error)) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return exit_code::kUsage;
   }
   bool secret = key.find("key") != std::string::npos || key.find("token") != std::string::npos;

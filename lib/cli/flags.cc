@@ -111,7 +111,9 @@ std::string Flags::Help() const {
     else out << "\n" << std::string(30, ' ');
     out << f.help;
     if (f.required) out << " (required)";
-    else if (!f.default_text.empty() && f.kind != "list") out << " (default " << f.default_text << ")";
+    // A help text that states its own default (a computed one) gets no second, raw one.
+    else if (!f.default_text.empty() && f.kind != "list" && f.help.find("(default") == std::string::npos)
+      out << " (default " << f.default_text << ")";
     out << "\n";
   }
   out << "  --help                      print this help and exit\n";

@@ -74,5 +74,17 @@ TEST(Flags, HelpExitsZeroAndListsFlags) {
   EXPECT_NE(out.find("Exit codes: 0 ok"), std::string::npos);
 }
 
+TEST(Flags, AHelpTextThatStatesItsDefaultGetsNoSecondOne) {
+  double timeout = 0;
+  int64_t n = 5;
+  Flags f("ib-x", "does x");
+  f.Double("health-timeout-s", &timeout, "give up after this long (default 600; local: load time + 120)");
+  f.Int("count", &n, "how many");
+  std::string help = f.Help();
+  EXPECT_NE(help.find("(default 600; local: load time + 120)\n"), std::string::npos) << help;
+  EXPECT_EQ(help.find("(default 0)"), std::string::npos) << help;
+  EXPECT_NE(help.find("how many (default 5)"), std::string::npos) << help;
+}
+
 }  // namespace
 }  // namespace ib::cli

@@ -119,7 +119,11 @@ json ListConfigs(const std::string& experiments_dir) {
   for (const auto& rel : relatives) {
     auto resolved = ResolveUnder(root, rel);  // drops odd names and symlinks out of the tree
     if (!std::holds_alternative<std::string>(resolved)) continue;
-    out.push_back(DescribeConfigPriced(std::get<std::string>(resolved), "experiments/" + rel, prices));
+    json entry = DescribeConfigPriced(std::get<std::string>(resolved), "experiments/" + rel, prices);
+    // experiments/base/ holds configs meant to be extended (their relative paths resolve from
+    // the config that extends them), not experiments to start: listed as such, not "invalid".
+    entry["base"] = rel.starts_with("base/");
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -180,7 +184,10 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
     return ResultFile{status, json{{"error", message}, {"run_id", run_id}}.dump(), ""};
   };
   if (!IsValidRunId(run_id)) return error(400, "bad run id");
-  auto resolved = ResolveUnder(results_dir, run_id + ".json");
+  // ib-results' lookup, exact matches only: a listed run opens whatever its file is called.
+  results::FoundRun found = results::FindRun(results_dir, run_id);
+  if (!found.ok() || !found.exact) return error(404, "no run " + run_id);
+  auto resolved = ResolveUnder(results_dir, found.run_id + ".json");
   if (auto* e = std::get_if<ResolveError>(&resolved)) return error(404, "no run " + run_id);
   const std::string& path = std::get<std::string>(resolved);
   std::string body;
@@ -191,11 +198,11 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
     auto read = results::ReadResults(path);
     if (read.file && read.file->run_id.empty()) read.error = "no run_id";
     if (!read.file || !read.error.empty()) {
-      return error(422, "results file " + run_id + ".json is unreadable: " + read.error);
+      return error(422, "results file " + found.run_id + ".json is unreadable: " + read.error);
     }
     body = read.file->data.dump(-1, ' ', false, json::error_handler_t::replace);
   } else if (std::string why = CachedValidation(path, body); !why.empty()) {
-    return error(422, "results file " + run_id + ".json is unreadable: " + why);
+    return error(422, "results file " + found.run_id + ".json is unreadable: " + why);
   }
   struct stat st{};
   std::string identity;

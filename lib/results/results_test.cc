@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -405,6 +406,21 @@ TEST(ResultsStore, LoadsByExactOrUniquePartialId) {
   auto corrupt = LoadRun(dir, "truncated");
   EXPECT_EQ(corrupt.status, FindStatus::kUnreadable);
   EXPECT_NE(corrupt.error.find("not valid JSON"), std::string::npos);
+}
+
+TEST(ResultsStore, FindsAFileByTheRunIdInsideItWhateverItsName) {
+  std::string dir = DirWithFixtures("renamed");
+  // A copied-in file: listed by the run id inside it, so it must open by that id too.
+  std::ofstream(dir + "/smoke.json") << R"({"run_id":"quick-smoke-20260212-150000","status":"completed"})";
+  auto listed = ListRuns(dir);
+  ASSERT_TRUE(std::any_of(listed.begin(), listed.end(), [](const ListItem& i) { return i.run_id == "quick-smoke-20260212-150000"; }));
+  auto found = LoadRun(dir, "quick-smoke-20260212-150000");
+  ASSERT_TRUE(found.ok()) << found.error;
+  EXPECT_TRUE(found.exact);
+  EXPECT_EQ(found.run_id, "smoke");
+  EXPECT_EQ(found.data["run_id"], "quick-smoke-20260212-150000");
+  EXPECT_TRUE(FindRun(dir, "smoke").exact);  // by its file name as well
+  EXPECT_FALSE(FindRun(dir, "quick-smoke").exact);  // a part of an id is a search, not an exact hit
 }
 
 TEST(ResultsStore, RefusesIdsThatLeaveTheDirectory) {

@@ -437,8 +437,23 @@ FoundRun FindRun(const std::string& dir, const std::string& id_in) {
   for (const auto& stem : stems) {
     if (auto parts = runid::Parse(stem); parts && parts->name == id && IsSafeRunId(stem)) named.push_back(stem);
   }
+  std::vector<std::string> by_inner_id;  // files named otherwise whose run_id is `id`
+  if (std::find(stems.begin(), stems.end(), id) == stems.end()) {
+    for (const auto& item : ListRuns(dir)) {
+      if (item.readable && item.run_id == id) {
+        std::string base = item.path.substr(item.path.rfind('/') + 1);  // npos + 1 == 0
+        std::string stem = base.substr(0, base.size() - 5);              // minus ".json"
+        if (IsSafeRunId(stem)) by_inner_id.push_back(stem);
+      }
+    }
+  }
   if (std::find(stems.begin(), stems.end(), id) != stems.end()) {
     matches = {id};
+    found.exact = true;
+  } else if (!by_inner_id.empty()) {
+    // The run id a listing shows opens that file, whatever its name (a copied-in smoke.json).
+    matches = by_inner_id;
+    found.exact = true;
   } else if (!named.empty()) {
     // Stamps sort as dates, so the greatest id is the newest run of that name.
     matches = {*std::max_element(named.begin(), named.end())};

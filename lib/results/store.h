@@ -76,10 +76,14 @@ struct FoundRun {
   std::vector<std::string> matches;  // when ambiguous
   std::string error;                 // human-readable, for every status but kFound
   nlohmann::json data;               // LoadRun only
+  bool exact = false;                // `id` is the file's stem or the run_id inside it
   bool ok() const { return status == FindStatus::kFound; }
 };
 
-// Exact id first, then the one file whose stem contains `id`. A trailing ".json" is ignored.
+// The one lookup of a run for ib-results and ib-dash: the file named `id`.json, else the file
+// whose run_id is `id` (as listed, whatever the file is called), else the newest run of the
+// experiment named `id`, else the one file whose stem contains `id`. A trailing ".json" is
+// ignored.
 FoundRun FindRun(const std::string& dir, const std::string& id);
 // FindRun, then reads the file (kUnreadable with the reason if it does not parse).
 FoundRun LoadRun(const std::string& dir, const std::string& id);

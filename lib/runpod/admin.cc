@@ -20,7 +20,7 @@ std::optional<Client> MakeClient(const AdminOptions& o, std::ostream& err) {
   std::string error;
   auto key = ib::appconfig::ResolveApiKey(&error);
   if (!key) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return std::nullopt;
   }
   ClientOptions c;
@@ -36,7 +36,7 @@ std::optional<Client> MakeClient(const AdminOptions& o, std::ostream& err) {
 bool ListAllPods(Client& client, std::vector<Pod>* pods, std::ostream& err) {
   ApiError api;
   if (client.ListPods(pods, &api)) return true;
-  err << "error: cannot list pods: " << api.message << "\n";
+  err << "ib-run: error: cannot list pods: " << api.message << "\n";
   return false;
 }
 
@@ -45,7 +45,7 @@ bool ListAllPods(Client& client, std::vector<Pod>* pods, std::ostream& err) {
 bool TerminatePod(Client& client, const std::string& pod_id, bool gone_is_ok, std::ostream& err) {
   ApiError api;
   if (client.DeletePod(pod_id, &api) || (gone_is_ok && api.not_found())) return true;
-  err << "error: cannot terminate pod " << pod_id << ": " << api.message
+  err << "ib-run: error: cannot terminate pod " << pod_id << ": " << api.message
       << "\nMANUAL ACTION REQUIRED: terminate it in the RunPod console (https://www.runpod.io/console/pods)\n";
   return false;
 }
@@ -152,10 +152,10 @@ int CmdServerStop(const AdminOptions& o, const std::string& pod_id, std::ostream
   Pod pod;
   if (!client->GetPod(pod_id, &pod, &api)) {
     if (api.not_found()) {
-      err << "error: no pod " << pod_id << " (already terminated?)\n";
+      err << "ib-run: error: no pod " << pod_id << " (already terminated?)\n";
       return exit_code::kFailed;
     }
-    err << "error: " << api.message << "\n";
+    err << "ib-run: error: " << api.message << "\n";
     return exit_code::kFailed;
   }
   if (!TerminatePod(*client, pod_id, /*gone_is_ok=*/false, err)) return exit_code::kFailed;
@@ -202,7 +202,7 @@ int CmdServerStopOrphans(const AdminOptions& o, std::ostream& out, std::ostream&
       out << "Terminated orphan pod " << p.pod.id << " (" << p.pod.name << ")\n";
       ++stopped;
     } else {
-      err << "error: cannot terminate pod " << p.pod.id << ": " << api.message << "\n";
+      err << "ib-run: error: cannot terminate pod " << p.pod.id << ": " << api.message << "\n";
       ++failed;
     }
   }
@@ -266,19 +266,19 @@ int CmdUpdatePricing(const AdminOptions& o, std::ostream& out, std::ostream& err
   std::string error;
   auto key = ib::appconfig::ResolveApiKey(&error);
   if (!key) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return exit_code::kUsage;
   }
   auto current = ib::pricing::LoadPricing(&error);
   if (!current) current = ib::pricing::BuiltinPricing();  // a broken file gets replaced
   auto result = ib::pricing::FetchPricing(o.graphql_url, key->value, *current, o.now, &error);
   if (!result) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return exit_code::kFailed;
   }
   std::string path = ib::pricing::PricingPath();
   if (!ib::appconfig::EnsureConfigDir(&error) || !ib::pricing::SavePricing(result->table, path, &error)) {
-    err << "error: " << error << "\n";
+    err << "ib-run: error: " << error << "\n";
     return exit_code::kFailed;
   }
   out << "Updated " << result->updated << " GPU price(s), added " << result->added << " new type(s); saved to "

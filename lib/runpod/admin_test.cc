@@ -128,7 +128,7 @@ TEST_F(AdminTest, StopById) {
   EXPECT_EQ(CmdServerStop(options_, id, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("Terminated pod " + id + " (ib-stop-me)"), std::string::npos);
   EXPECT_EQ(CmdServerStop(options_, id, out, err), 1);
-  EXPECT_NE(err.str().find("no pod " + id), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("ib-run: error: no pod " + id), std::string::npos) << err.str();
   fake_->AddFault("delete", ib::fake_runpod::Fault{"500", -1});
   id = MakePod("stuck", HostName(), 1);
   std::ostringstream out2, err2;
@@ -140,7 +140,10 @@ TEST_F(AdminTest, NoKeyMeansExit2AndAHint) {
   unsetenv("RUNPOD_API_KEY");
   std::ostringstream out, err;
   EXPECT_EQ(CmdServerStatus(options_, out, err), 2);
-  EXPECT_NE(err.str().find("No RunPod API key found"), std::string::npos);
+  EXPECT_EQ(err.str().rfind("ib-run: error: No RunPod API key found", 0), 0u) << err.str();
+  std::ostringstream out2, err2;
+  EXPECT_EQ(CmdUpdatePricing(options_, out2, err2), 2);
+  EXPECT_EQ(err2.str().rfind("ib-run: error: ", 0), 0u) << err2.str();
   EXPECT_EQ(CmdDoctor(options_, out, err), 1);
   EXPECT_NE(out.str().find("FAIL No RunPod API key found"), std::string::npos) << out.str();
 }

@@ -70,7 +70,7 @@ test('an iteration starts clean and a reload mid-sweep shows the same run, start
   dash.write(phase(C4, 'execution', { total_requests: 60, iteration: 1, total: 3, metadata: META, experiment: { name: 'sim-demo-c4' } }));
   for (let i = 0; i < 60; i++) dash.write(request(C4, i));
   dash.write(phase(C4, 'iteration_done', { reason: 'finished', iteration: 1, total: 3 }));
-  await waitFor('iteration 1 done', () => /Iteration done \(finished\)/.test(document.getElementById('banner-phase').textContent));
+  await waitFor('iteration 1 done', () => /Iteration done \(finished\)/.test(document.getElementById('banner-phase')?.textContent || ''));
   assert.match((await banner()).progress, /^60 \/ 60 requests/);
 
   // Iteration 2 starts: its own id and count, the experiment's name, no "(finished)".
@@ -85,7 +85,7 @@ test('an iteration starts clean and a reload mid-sweep shows the same run, start
   assert.equal(seen.requests, 0, 'no request of iteration 1 on iteration 2\'s charts');
   dash.write(phase(C16, 'execution', { total_requests: 60, iteration: 2, total: 3, metadata: META, experiment: { name: 'sim-demo-c16' } }));
   for (let i = 0; i < 20; i++) { dash.write(request(C16, i)); dash.write(gpu(C16, i)); }
-  await waitFor('20 requests of iteration 2', () => /^20 \/ 60 requests/.test(document.getElementById('banner-progress').textContent));
+  await waitFor('20 requests of iteration 2', () => /^20 \/ 60 requests/.test(document.getElementById('banner-progress')?.textContent || ''));
   assert.doesNotMatch((await banner()).phase, /finished/);
 
   // A baseline, then a reload mid-sweep.
@@ -135,7 +135,7 @@ test('an iteration starts clean and a reload mid-sweep shows the same run, start
 
   dash.write(phase(A, 'cleanup'));
   dash.write(phase(A, 'done'));
-  await waitFor('done', () => document.getElementById('banner-status').textContent === 'done');
+  await waitFor('done', () => document.getElementById('banner-status')?.textContent === 'done');
   seen = await banner();
   assert.equal(seen.run.runId, C16, 'the last iteration stays on screen');
   assert.equal(seen.requests, 20);
@@ -149,7 +149,7 @@ test('a failed start after a finished run keeps nothing of the previous run', { 
     source: 'ib-provision', timestamp: new Date().toISOString() }));
   dash.write(phase(Q, 'cleanup', { elapsed_s: 0.09 }));
   dash.write(phase(Q, 'failed', { elapsed_s: 0.1, iterations: 1, reason: 'ib-provision ended (exit 2) without a server', result_paths: [] }));
-  await waitFor('the failed start', (id) => window.ibDash.app.run.runId === id && document.getElementById('banner-status').textContent === 'failed', Q);
+  await waitFor('the failed start', (id) => window.ibDash.app.run.runId === id && document.getElementById('banner-status')?.textContent === 'failed', Q);
   const seen = await banner();
   const server = await state();
   assert.equal(server.run_id, Q);
@@ -173,4 +173,31 @@ test('a failed start after a finished run keeps nothing of the previous run', { 
   assert.equal(again.meta, seen.meta);
   assert.equal(again.phase, seen.phase);
   assert.equal(again.status, 'failed');
+});
+
+test('History opens a results file listed by the run id inside it, whatever the file is called', { timeout: 60000 }, async () => {
+  // An original-tool file a user copied in as smoke.json.
+  const src = path.join(FIXTURES, 'quick-smoke-test-20260212-150000.json');
+  fs.copyFileSync(src, path.join(tmp, 'smoke.json'));
+  const runId = JSON.parse(fs.readFileSync(src, 'utf8')).run_id;
+  await page.click('#tab-history');
+  await page.evaluate(() => window.ibDash.app.refreshResults());
+  await waitFor('listed by its run id', (id) => [...document.querySelectorAll('#history-table td.mono')].some((td) => td.textContent === id), runId);
+  await page.locator('#history-table tr', { hasText: runId }).first().click();
+  await waitFor('opened', () => /requests/.test(document.getElementById('history-status').textContent) || /cannot open/.test(document.getElementById('history-status').textContent));
+  assert.doesNotMatch(await page.textContent('#history-status'), /cannot open/);
+});
+
+test('base configs are listed as configs to extend, not as invalid experiments', { timeout: 60000 }, async () => {
+  await page.click('#tab-live');
+  await waitFor('configs listed', () => document.querySelectorAll('#config-select option').length > 3);
+  const options = await page.evaluate(() => [...document.querySelectorAll('#config-select option')].map((o) => o.textContent));
+  const bases = options.filter((o) => o.startsWith('base/'));
+  assert.equal(bases.length, 2, options.join('\n'));
+  for (const o of bases) { assert.match(o, /\(base: extend it\)/); assert.doesNotMatch(o, /invalid/); }
+  assert.ok(options.filter((o) => /invalid/.test(o)).length === 0, `no example is invalid: ${options.join(', ')}`);
+  await page.selectOption('#config-select', 'experiments/base/vllm-defaults.yaml');
+  assert.match(await page.textContent('#config-base'), /extends: "\.\.\/base\/vllm-defaults\.yaml"/);
+  assert.equal(await page.isVisible('#config-preview ul.errors'), false);
+  assert.equal(await page.isDisabled('#start-btn'), true);
 });
