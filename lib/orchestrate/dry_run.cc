@@ -55,10 +55,29 @@ void Describe(const config::ExperimentConfig& c, const RunOptions& o, std::ostre
   }
   Row(out, "Requests", std::to_string(c.TotalRequests()) + " per iteration" +
                            (Warmup(c) > 0 ? " (+" + std::to_string(Warmup(c)) + " warmup)" : ""));
-  if (w.batch_size) Row(out, "Batch size", std::to_string(*w.batch_size));
-  if (w.concurrency) Row(out, "Concurrency", std::to_string(*w.concurrency));
-  if (w.request_rate) Row(out, "Request rate", Num(*w.request_rate) + "/s (" + w.arrival + ")");
-  if (w.duration_s) Row(out, "Duration", Num(*w.duration_s) + " s");
+  // A swept field shows the values its iterations use, never the base value none of them uses.
+  auto swept = [&](const std::string& field) -> std::string {
+    for (const auto& [name, values] : w.sweep) {
+      if (name != field && name != "workload." + field) continue;
+      std::string list;
+      for (double v : values) list += (list.empty() ? "" : ", ") + Num(v);
+      return list + " (swept)";
+    }
+    return "";
+  };
+  auto row = [&](const std::string& label, const std::string& field, const std::string& base) {
+    std::string s = swept(field);
+    Row(out, label, s.empty() ? base : s);
+  };
+  if (w.batch_size || !swept("batch_size").empty())
+    row("Batch size", "batch_size", w.batch_size ? std::to_string(*w.batch_size) : "");
+  if (w.concurrency || !swept("concurrency").empty())
+    row("Concurrency", "concurrency", w.concurrency ? std::to_string(*w.concurrency) : "");
+  if (w.request_rate || !swept("request_rate").empty())
+    row("Request rate", "request_rate",
+        w.request_rate ? Num(*w.request_rate) + "/s (" + w.arrival + ")" : "");
+  if (w.duration_s || !swept("duration_s").empty())
+    row("Duration", "duration_s", w.duration_s ? Num(*w.duration_s) + " s" : "");
   if (!w.sweep.empty()) {
     std::string axes;
     std::size_t n = 1;

@@ -120,9 +120,12 @@ void Progress::Observe(std::string_view line) {
       Print("  running " + p->run_id + ": " + std::to_string(total_) + " requests");
       DrawBar(true);
     } else if (p->phase == ev::phase::kSweepIteration) {
-      Print("── Sweep iteration " + std::to_string(d.value("iteration", 0)) + "/" +
-            std::to_string(d.value("total", 0)) + " ── " +
-            (d.contains("params") ? d["params"].dump() : "") + "  " + p->run_id);
+      // A run without a sweep is one "iteration" with no parameters: nothing to announce.
+      if (d.value("total", 0) > 1) {
+        Print("── Sweep iteration " + std::to_string(d.value("iteration", 0)) + "/" +
+              std::to_string(d.value("total", 0)) + " ── " +
+              (d.contains("params") ? d["params"].dump() : "") + "  " + p->run_id);
+      }
     } else if (p->phase == ev::phase::kIterationDone) {
       if (bar_shown_) {
         DrawBar(true);

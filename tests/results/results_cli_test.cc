@@ -65,7 +65,9 @@ TEST(IbResults, ListShowsEveryFileAndNeverCrashesOnCorruptOnes) {
   EXPECT_EQ(items[2]["run_id"], "baseline-vllm-20250315-143022");
   EXPECT_EQ(items[2]["ttft_p50_ms"], 120.5);
   EXPECT_EQ(items[6]["readable"], false);
-  EXPECT_EQ(Results(dir + "/none", {"list"}).out, "No results found.\n");
+  Outcome none = Results(dir + "/none", {"list"});  // says the directory is not there
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(none.out, "");
 }
 
 TEST(IbResults, ShowAcceptsAUniquePartialIdAndRefusesAmbiguousOrBadOnes) {
@@ -77,7 +79,9 @@ TEST(IbResults, ShowAcceptsAUniquePartialIdAndRefusesAmbiguousOrBadOnes) {
   EXPECT_NE(show.out.find("KV Cache: peak=4.2%  mean=2.1%"), std::string::npos);
   EXPECT_EQ(Results(dir, {"show", "2025031"}).code, 1);     // ambiguous
   EXPECT_EQ(Results(dir, {"show", "nothing"}).code, 1);     // not found
-  EXPECT_EQ(Results(dir, {"show", "../etc"}).code, 1);      // refused
+  EXPECT_EQ(Results(dir, {"show", "../etc"}).code, 2);      // a path, not a run id: bad usage
+  EXPECT_EQ(Results(dir, {"show", "../etc/passwd"}).code, 2);
+  EXPECT_EQ(Results(dir, {"export", "../etc/passwd", "--format", "csv"}).code, 2);
   EXPECT_EQ(Results(dir, {"show", "truncated"}).code, 1);   // unreadable
   EXPECT_EQ(Results(dir, {"show"}).code, 2);
   EXPECT_EQ(Results(dir, {"frobnicate"}).code, 2);

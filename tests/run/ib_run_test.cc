@@ -424,6 +424,9 @@ TEST_F(IbRunTest, DryRunShowsIterationsAndRequestCounts) {
   EXPECT_NE(r.out.find("Experiment: renamed"), std::string::npos);
   EXPECT_NE(r.out.find("1/3  renamed-c4  (concurrency=4)  60 requests"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Total requests: 180 (+6 warmup)"), std::string::npos);
+  // The swept values, not the config's base concurrency (8) that no iteration uses.
+  EXPECT_NE(r.out.find("  Concurrency   4, 16, 48 (swept)\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Concurrency   8"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -161,7 +161,8 @@ void ExpectPureNdjson(const std::string& text) {
 
 void ExpectDisplay(const std::string& err) {
   EXPECT_NE(err.find("provisioning_done http://127.0.0.1:"), std::string::npos) << err;
-  EXPECT_NE(err.find("── Sweep iteration"), std::string::npos) << err;
+  // No sweep: no "── Sweep iteration 1/1 ── {}" line.
+  EXPECT_EQ(err.find("Sweep iteration"), std::string::npos) << err;
   // The bar, redrawn in place, with live TTFT and throughput; it ends full.
   EXPECT_NE(err.find("\r\033[K  ["), std::string::npos) << err;
   EXPECT_TRUE(std::regex_search(err, std::regex("\\] 8/8  TTFT [0-9]+ ms  [0-9]+ tok/s  [0-9.]+ s")))

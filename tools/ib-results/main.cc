@@ -1,4 +1,6 @@
 // ib-results: browse the results directory (list, show, compare, export).
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -12,15 +14,22 @@ namespace {
 
 using nlohmann::json;
 
-// Loads one run or prints "ib-results: error: ..." (exit 1).
-bool Load(const std::string& dir, const std::string& id, json* out) {
+// Loads one run, or prints "ib-results: error: ..." and returns the exit code: 2 for an id
+// that is not one (a path: bad usage), 1 for a run not found, ambiguous or unreadable.
+int Load(const std::string& dir, const std::string& id, json* out) {
   auto found = ib::results::LoadRun(dir, id);
   if (!found.ok()) {
     std::fprintf(stderr, "ib-results: error: %s\n", found.error.c_str());
-    return false;
+    return found.status == ib::results::FindStatus::kBadId ? ib::exit_code::kUsage
+                                                           : ib::exit_code::kFailed;
   }
   *out = std::move(found.data);
-  return true;
+  return -1;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int Usage(const std::string& message) {
@@ -52,10 +61,22 @@ int main(int argc, char** argv) {
       "  ib-results compare baseline-vllm baseline-sglang --json\n"
       "  ib-results export sim-smoke --format csv > requests.csv\n"
       "  ib-results export sim-smoke --format openmetrics > run.om   # promtool tsdb create-blocks-from openmetrics run.om DIR\n"
-      "Exit codes: 0 ok, 1 run not found, ambiguous or unreadable, 2 bad usage.");
+      "Exit codes: 0 ok, 1 run not found, ambiguous or unreadable, 2 bad usage (a RUN that is a\n"
+      "path, a --dir that does not exist).");
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
   const std::string& command = args[0];
   json run;
+  // A --dir that does not exist is a mistake to say so (not "No results found."); only the
+  // default results/ may be missing: no run has written there yet.
+  if (!IsDirectory(dir)) {
+    if (dir != "results") {
+      return Usage("results directory '" + dir + "' does not exist");
+    }
+    if (command == "list") {
+      std::cout << "No results found (no results/ directory yet: every run writes its file there).\n";
+      return ib::exit_code::kOk;
+    }
+  }
   if (command == "list") {
     if (args.size() != 1) return Usage("list takes no arguments");
     auto items = ib::results::ListRuns(dir);
@@ -70,7 +91,7 @@ int main(int argc, char** argv) {
   }
   if (command == "show") {
     if (args.size() != 2) return Usage("show takes one RUN");
-    if (!Load(dir, args[1], &run)) return ib::exit_code::kFailed;
+    if (int rc = Load(dir, args[1], &run); rc >= 0) return rc;
     if (as_json) {
       std::cout << run.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     } else {
@@ -82,7 +103,7 @@ int main(int argc, char** argv) {
     if (args.size() < 3) return Usage("compare takes two or more RUNs");
     std::vector<json> runs;
     for (std::size_t i = 1; i < args.size(); ++i) {
-      if (!Load(dir, args[i], &run)) return ib::exit_code::kFailed;
+      if (int rc = Load(dir, args[i], &run); rc >= 0) return rc;
       runs.push_back(std::move(run));
     }
     json table = ib::results::Compare(runs);
@@ -95,7 +116,7 @@ int main(int argc, char** argv) {
       return Usage("export needs --format csv, json or openmetrics");
     if (step_s < 0) return Usage("--step must be positive");
     if (format == "openmetrics" && summary) return Usage("--summary is for csv and json");
-    if (!Load(dir, args[1], &run)) return ib::exit_code::kFailed;
+    if (int rc = Load(dir, args[1], &run); rc >= 0) return rc;
     if (format == "openmetrics") {
       std::string out, error;
       if (!ib::openmetrics::ExportRun(run, step_s, &out, &error)) {
