@@ -1,6 +1,10 @@
 // Where the streams ib-dash reads (stdin, a FIFO, each ib-run child's stdout) deliver their
 // events. `source` names the stream ("stdin", "fifo", "ib-run q-3"); every stream ends with
 // exactly one OnStreamEnd, after which the source may start again (a FIFO's next writer).
+//
+//   class Printer : public ib::dash::StreamSink { /* OnEvent, OnStreamEnd */ };
+//   Printer sink;
+//   ib::dash::PumpStream(STDIN_FILENO, "stdin", sink);   // returns at end of stream
 #pragma once
 
 #include <string>

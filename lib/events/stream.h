@@ -6,6 +6,10 @@
 // oversized line becomes an Error event naming its line number, and reading goes on.
 // EventWriter writes each event as one whole line with a single write(2) loop and no
 // user-space buffering, so a reader never sees half an event.
+//
+//   ib::events::EventReader reader(STDIN_FILENO, "stdin");
+//   ib::events::EventWriter writer(STDOUT_FILENO);
+//   while (auto item = reader.Next()) writer.Write(item->event);
 #pragma once
 
 #include <cstdint>

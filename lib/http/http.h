@@ -1,5 +1,8 @@
 // Blocking HTTP requests with libcurl for the tools' control paths (scrapes, health checks,
 // the RunPod API). The load generator has its own event loop; it does not use this.
+//
+//   ib::http::Response r = ib::http::Get("http://127.0.0.1:8000/health", 2000);
+//   if (!r.error.empty() || r.status != 200) ...;   // r.body holds the answer
 #pragma once
 
 #include <string>

@@ -2,6 +2,9 @@
 // which emits the NDJSON stream (docs/pipeline.md) on out_fd and returns the exit code:
 // 0 the workload ran to its end, 1 it stopped early (circuit breaker, nothing succeeded, output
 // closed), 2 bad usage or config, 130 interrupted.
+//
+//   ib::load::Options o;   // filled from flags by tools/ib-load/main.cc
+//   return ib::load::RunIbLoad(o, STDOUT_FILENO);
 #pragma once
 
 #include <cstdint>

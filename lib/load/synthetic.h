@@ -3,6 +3,8 @@
 // Lengths are in words of a fixed vocabulary of short common words (about one token each for
 // the usual BPE tokenizers; the server's usage.prompt_tokens reports the exact count). Each
 // prompt begins with its own number so no two share a prefix-cache block by accident.
+//
+//   auto prompts = ib::load::SyntheticPrompts(100, {.mean = 512, .stddev = 64}, {.mean = 128}, seed);
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,10 @@
 // files were written (for `done`'s result_paths) and can wait for an iteration's summary
 // before starting the next one. Thread-safe: the stream is observed on ib-aggregate's relay
 // thread while the run waits on the main thread.
+//
+//   ib::orchestrate::ResultTracker tracker;
+//   out.Observe([&](std::string_view line) { tracker.Observe(line); });
+//   tracker.WaitForSummary(run_id, 60000);   // true once its results file is written
 #pragma once
 
 #include <condition_variable>

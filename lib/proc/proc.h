@@ -1,5 +1,9 @@
 // Child processes: started with argv arrays (never a shell), optionally with pipes, in their
 // own process group or not, dying with their parent (PR_SET_PDEATHSIG) unless told otherwise.
+//
+//   std::string error;
+//   auto child = ib::proc::Spawn({.argv = {ib::proc::FindTool("ib-sim"), "--port", "0"}}, &error);
+//   if (child) ib::proc::Terminate(child->pid, /*grace_ms=*/2000);   // SIGTERM, then SIGKILL
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,8 @@
 // Turns an experiment config into what ib-provision needs: the pod's LaunchSpec (GPU type
 // mapped to RunPod's id through the pricing table) and a run id when none is given.
+//
+//   auto spec = ib::runpod::LaunchSpecFromConfig(config, pricing, run_id, &error);
+//   if (!spec) ...;   // error names the unknown GPU type or provider
 #pragma once
 
 #include <ctime>

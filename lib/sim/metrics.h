@@ -3,6 +3,10 @@
 // (see /work/shared/fixtures/prometheus/). Values come from the engine (running, waiting, KV
 // usage, token and prefix-cache counters) and from what the server observed per request
 // (TTFT, inter-token latency, end-to-end latency, queue time), in real seconds.
+//
+//   ib::sim::Observations observations(options);
+//   observations.Record(request, now_ns);              // once per finished request
+//   std::string page = ib::sim::RenderMetrics(options, engine_stats, observations, now_ns);
 #pragma once
 
 #include <cstdint>

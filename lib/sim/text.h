@@ -2,6 +2,10 @@
 // prompt (chat messages rendered through a fixed template), so counts are exact and repeatable,
 // and 16-token prefix-cache blocks are 64-byte slices hashed in a chain (each block's hash covers
 // everything before it, as vLLM's block hashes do).
+//
+//   int64_t prompt_tokens = ib::sim::CountTokens(rendered);   // 4 bytes a token
+//   ib::sim::Rng rng(seed);
+//   std::string_view word = ib::sim::TokenText(rng, /*index=*/0);
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
 // Runs the real ib-load binary in a test and collects its events, exit code and stderr.
 // Bounded: the child is killed after 60 s whatever happens.
+//
+//   ib::load::testing::ToolRun run = ib::load::testing::RunIbLoad({"--url", url, "--requests", "4"});
+//   EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,8 @@
 // Helpers for ib-provision's end-to-end tests: a fake RunPod API process (with its ledger), an
 // ib-provision process whose events are read with deadlines, and the config they share.
+//
+//   FakeApi api;  ASSERT_TRUE(api.Start(dir, {}, &error)) << error;
+//   Provisioner p(...);  ASSERT_TRUE(p.WaitForPhase("provisioning_done", 30000));
 #pragma once
 
 #include <sys/types.h>

@@ -3,6 +3,10 @@
 // ib-run process whose stream is read with a deadline (a callback may signal it on any event),
 // the fake RunPod API as a process with its ledger, and a check that no process ib-run started
 // outlives it (the test is a child subreaper, so orphans become its children).
+//
+//   std::string dir = MakeWorkDir("sweep");
+//   RunResult r = RunIbRun(dir, {.args = {"config.yaml", "--ndjson"}});
+//   EXPECT_EQ(r.code, 0) << r.err;
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,8 @@
 // A small streaming HTTP client for ib-sim's tests: POSTs a body with libcurl and records every
 // SSE event with the CLOCK_MONOTONIC time its last byte arrived.
+//
+//   ib::testing::SseResult r = ib::testing::PostStream(base + "/v1/chat/completions", body);
+//   EXPECT_EQ(r.events.back().data, "[DONE]");
 #pragma once
 
 #include <cstdint>
