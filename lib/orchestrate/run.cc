@@ -132,6 +132,8 @@ class RunSession {
   int resume_files_ = 0;
   std::string output_dir_;
   std::string failure_;
+  int failure_exit_ = exit_code::kFailed;  // kUsage when the failure is the config's
+  std::string provision_error_;            // ib-provision's last error line
   bool interrupted_ = false;
   Clock::time_point start_ = Clock::now();
 };
@@ -351,15 +353,24 @@ bool RunSession::StartPod() {
         }
         agg_.Write(line);
       },
-      &error, StderrToLog(agg_, base_id_, "ib-provision"));
+      &error,
+      [this, log = StderrToLog(agg_, base_id_, "ib-provision")](Supervisor::ChildId id, std::string line) {
+        // Its last error line is why there is no server: ib-run's own error names it, so a
+        // user whose stdout is piped sees the cause, not only ib-provision's exit code.
+        if (ev::StderrLevel(line) == "error") provision_error_ = line;
+        log(id, std::move(line));
+      });
   if (!server_.child) {
     failure_ = "cannot start ib-provision: " + error;
     return false;
   }
   sup_.PumpUntil([&] { return ready || sup_.Finished(*server_.child); }, -1, Stopping);
   if (!ready && !Stopping()) {
-    failure_ = "ib-provision ended (" + sup_.Status(*server_.child)->Describe() +
-               ") without a server";
+    auto status = sup_.Status(*server_.child);
+    failure_ = "ib-provision ended (" + status->Describe() + ") without a server" +
+               (provision_error_.empty() ? "" : ": " + provision_error_);
+    // ib-provision's exit 2 is bad usage or config (no API key, an unknown GPU): so is ours.
+    if (status->exited && status->code == exit_code::kUsage) failure_exit_ = exit_code::kUsage;
   }
   return ready;
 }
@@ -690,7 +701,7 @@ int RunSession::Execute() {
   }
   if (progress_) progress_->Finish();
   if (interrupted_) return exit_code::kInterrupted;
-  return ok ? exit_code::kOk : exit_code::kFailed;
+  return ok ? exit_code::kOk : failure_exit_;
 }
 
 std::optional<config::ExperimentConfig> LoadOrReport(const RunOptions& o, std::ostream& err) {

@@ -118,6 +118,18 @@ TEST_F(RunpodRunTest, PaidRunWithoutConfirmIsRefusedBeforeAnyPod) {
   EXPECT_EQ(fake_.Created(), 0);
 }
 
+TEST_F(RunpodRunTest, NoApiKeyIsAConfigErrorWhoseCauseReachesAPipedUsersTerminal) {
+  RunSpec spec = Spec({Config("rpnokey", 5, ""), "--confirm", "--output-dir", dir_ + "/results"});
+  for (auto& [name, value] : spec.env) {
+    if (name == "RUNPOD_API_KEY") value = "";  // no key anywhere: HOME is the empty test dir
+  }
+  RunResult r = RunIbRun(dir_, spec);  // stdout piped: stderr is all the user sees
+  EXPECT_EQ(r.code, 2) << r.err;     // docs/pipeline.md: bad usage or config
+  EXPECT_NE(r.err.find("ib-run: error: ib-provision ended (exit 2) without a server: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No RunPod API key found"), std::string::npos) << r.err;
+  EXPECT_EQ(fake_.Created(), 0);
+}
+
 TEST_F(RunpodRunTest, SweepThroughTheFakeApiCompletesAndDeletesThePod) {
   const int kCount = 9;
   std::string results = dir_ + "/results";
