@@ -19,19 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string TmpPath(const std::string& name) {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return std::string(d && *d ? d : "/tmp") + "/" + name;
-}
-
-std::vector<json> ReadNdjson(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(json::parse(line));
-  return out;
-}
-
 // The value of the first sample of `name` on a metrics page; -1 if absent.
 double Metric(const std::string& page, const std::string& name) {
   std::regex re("(^|\n)" + std::regex_replace(name, std::regex(R"([.:])"), R"(\$&)") + R"(\{[^}]*\} ([^\n]+))");

@@ -13,6 +13,7 @@
 #include "lib/sim/options.h"
 #include "lib/sim/server.h"
 #include "tests/sim/sse_client.h"
+#include "tests/support/sim_process.h"
 
 namespace {
 
@@ -21,8 +22,7 @@ using ib::testing::SseResult;
 using json = nlohmann::json;
 
 TEST(IbSimStop, StreamsReadToDoneAreCompleteInTheTruthFileWhenStopFollowsAtOnce) {
-  const char* d = std::getenv("TEST_TMPDIR");
-  std::string truth = std::string(d && *d ? d : "/tmp") + "/stop-truth.ndjson";
+  std::string truth = ib::testing::TmpPath("stop-truth.ndjson");
   ib::sim::Options o;
   o.model = "sim/m";
   o.deterministic = true;
@@ -49,16 +49,12 @@ TEST(IbSimStop, StreamsReadToDoneAreCompleteInTheTruthFileWhenStopFollowsAtOnce)
     ASSERT_FALSE(r.events.empty());
     ASSERT_EQ(r.events.back().data, "[DONE]");
   }
-  std::ifstream in(truth);
-  std::string line;
-  int lines = 0;
-  while (std::getline(in, line)) {
-    json t = json::parse(line);
-    EXPECT_EQ(t["fault"], "none") << line;
-    EXPECT_EQ(t["completion_tokens"], 4) << line;
-    ++lines;
+  auto lines = ib::testing::ReadNdjson(truth);
+  EXPECT_EQ(lines.size(), static_cast<std::size_t>(kStreams));
+  for (const json& t : lines) {
+    EXPECT_EQ(t["fault"], "none") << t.dump();
+    EXPECT_EQ(t["completion_tokens"], 4) << t.dump();
   }
-  EXPECT_EQ(lines, kStreams);
 }
 
 }  // namespace

@@ -21,19 +21,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string TmpPath(const std::string& name) {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return std::string(d && *d ? d : "/tmp") + "/" + name;
-}
-
-std::vector<json> ReadNdjson(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(json::parse(line));
-  return out;
-}
-
 const char* kChatBody =
     R"({"model":"sim/m","messages":[{"role":"user","content":"Say hello to the simulator."}],)"
     R"("max_tokens":5,"stream":true,"stream_options":{"include_usage":true}})";

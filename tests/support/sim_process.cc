@@ -13,6 +13,20 @@
 
 namespace ib::testing {
 
+std::string TmpPath(const std::string& name) {
+  const char* d = std::getenv("TEST_TMPDIR");
+  return std::string(d && *d ? d : "/tmp") + "/" + name;
+}
+
+std::vector<nlohmann::json> ReadNdjson(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+
 namespace {
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -13,7 +13,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ib::testing {
+
+// A path under the test's TEST_TMPDIR (else /tmp), e.g. for ib-sim's --truth file.
+std::string TmpPath(const std::string& name);
+// Every line of an NDJSON file (a truth file), parsed.
+std::vector<nlohmann::json> ReadNdjson(const std::string& path);
 
 class SimProcess {
  public:
