@@ -146,6 +146,9 @@ void Progress::Observe(std::string_view line) {
       if (d.contains("server_url") && d["server_url"].is_string()) {
         text += " " + d["server_url"].get<std::string>();
       }
+      if (d.contains("timeout_s") && d["timeout_s"].is_number()) {
+        text += " (up to " + Fixed(d["timeout_s"].get<double>(), 0) + " s)";
+      }
       Print(text);
     }
   } else if (const auto* l = std::get_if<ev::Log>(&*parsed.event)) {

@@ -404,13 +404,13 @@ bool RunSession::Provision() {
 
 bool RunSession::WaitForHealth() {
   auto started = Clock::now();
-  EmitPhase(base_id_, ev::phase::kModelLoading,
-            {{"model", config_.model.name}, {"server_url", server_.url},
-             {"framework", config_.framework}});
   bool local = server_.provider == "local";
   double timeout_s = o_.health_timeout_s > 0 ? o_.health_timeout_s
                      : local ? config_.infrastructure.sim.load_time_s + 120
                              : 600;
+  EmitPhase(base_id_, ev::phase::kModelLoading,
+            {{"model", config_.model.name}, {"server_url", server_.url},
+             {"framework", config_.framework}, {"timeout_s", timeout_s}});
   const int interval_ms = local ? 250 : 2000;
   double last_log_s = -1;
   for (int attempt = 1;; ++attempt) {
@@ -429,12 +429,17 @@ bool RunSession::WaitForHealth() {
                  " s (last: " + last + ")";
       return false;
     }
-    if (elapsed - last_log_s >= 1.0) {  // at most one progress line a second
+    // A server that answers (503 while loading) is normal: an info line a second. Nothing
+    // listening (connection refused, no route) is worth the terminal: a warning every 10 s
+    // that says why and how long ib-run keeps trying.
+    bool transport = !response.error.empty();
+    if (last_log_s < 0 || elapsed - last_log_s >= (transport ? 10.0 : 1.0)) {
       std::ostringstream msg;
       msg.precision(1);
       msg << std::fixed << "waiting for " << server_.url << "/health: " << last << " (attempt "
           << attempt << ", " << elapsed << " s of " << timeout_s << " s)";
-      Log("info", msg.str());
+      if (transport) msg << "; keeps trying until " << timeout_s << " s (--health-timeout-s)";
+      Log(transport ? "warning" : "info", msg.str());
       last_log_s = elapsed;
     }
     if (server_.child && sup_.Exited(*server_.child)) {

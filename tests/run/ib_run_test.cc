@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -393,6 +396,25 @@ TEST_F(IbRunTest, BadConfigExits2WithFileAndLine) {
         << r.err;
     EXPECT_EQ(r.out, "");
   }
+}
+
+TEST_F(IbRunTest, ARefusedServerUrlSaysWhyAndHowLongItKeepsTrying) {
+  // A port nothing listens on: bind one, note it, close it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  Result r = RunIbRun({config_, "--server-url", url, "--health-timeout-s", "1", "--progress",
+                       "--output-dir", dir_ + "/results"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("model_loading " + url + " (up to 1 s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("warning (ib-run): waiting for " + url + "/health: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("keeps trying until 1.0 s (--health-timeout-s)"), std::string::npos) << r.err;
 }
 
 TEST_F(IbRunTest, UsageErrorsExit2) {
