@@ -145,7 +145,9 @@ int ScrapeLoop::Run() {
                             stats_.skipped_slots};
   return sink_.OnLog(events::ScrapeStopLog(
              options_.run_id, counts,
-             failing_ ? "; the server was still unreachable: " + last_failure_ : ""))
+             !failing_           ? ""
+             : last_unreachable_ ? "; the server was still unreachable: " + last_failure_
+                                 : "; the server answered, but not with metrics: " + last_failure_))
              ? exit_code::kOk
              : exit_code::kFailed;
 }
@@ -174,11 +176,19 @@ bool ScrapeLoop::ScrapeOnce() {
   ++stats_.scrapes;
   response_ = session_.Get(options_.url, static_cast<long>(options_.timeout_ms),
                            {{"Accept", "text/plain;version=0.0.4"}}, std::move(response_));
+  last_unreachable_ = !response_.error.empty();
   if (!response_.error.empty()) return Fail(response_.error + " (" + options_.url + ")", sent_ns);
   if (response_.status < 200 || response_.status >= 300) {
-    std::string hint = response_.status == 404 && options_.framework != Framework::kVllm
-                           ? " (SGLang serves /metrics only with --enable-metrics)"
-                           : "";
+    // A 404's likely cause depends on the server: only SGLang hides /metrics behind a flag.
+    std::string hint;
+    if (response_.status == 404) {
+      hint = options_.framework == Framework::kSglang
+                 ? " (SGLang serves /metrics only with --enable-metrics)"
+             : options_.framework == Framework::kVllm
+                 ? " (vLLM serves /metrics on its API port: check the URL)"
+                 : " (check the URL; vLLM serves /metrics by default, SGLang only with "
+                   "--enable-metrics)";
+    }
     return Fail("HTTP " + std::to_string(response_.status) + " from " + options_.url + hint, sent_ns);
   }
   extractor_.Reset();

@@ -108,6 +108,7 @@ class ScrapeLoop {
   ScrapeStats stats_;
   int64_t origin_ns_ = 0;
   // Failure streak bookkeeping.
+  bool last_unreachable_ = false;  // the last failure was no answer at all (not a bad page)
   bool failing_ = false;
   int64_t streak_start_ns_ = 0;
   int64_t streak_failures_ = 0;

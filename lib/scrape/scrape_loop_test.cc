@@ -225,6 +225,10 @@ TEST_F(ScrapeLoopTest, NotPrometheusIsAnErrorWithALineNumber) {
   EXPECT_NE(sink.errors[0].find("not a Prometheus page: " + base_ + "/garbage:1: "), std::string::npos)
       << sink.errors[0];
   EXPECT_TRUE(sink.samples.empty());
+  // The server answered: the final line must not call it unreachable.
+  EXPECT_EQ(sink.logs.back().find("unreachable"), std::string::npos) << sink.AllLogs();
+  EXPECT_NE(sink.logs.back().find("the server answered, but not with metrics: not a Prometheus page"),
+            std::string::npos) << sink.AllLogs();
 }
 
 TEST_F(ScrapeLoopTest, Http404HintsAtSglangMetricsFlag) {
@@ -236,6 +240,18 @@ TEST_F(ScrapeLoopTest, Http404HintsAtSglangMetricsFlag) {
   ASSERT_FALSE(sink.errors.empty());
   EXPECT_NE(sink.errors[0].find("HTTP 404"), std::string::npos);
   EXPECT_NE(sink.errors[0].find("--enable-metrics"), std::string::npos);
+}
+
+TEST_F(ScrapeLoopTest, Http404FromVllmGetsNoSglangHint) {
+  Collector sink;
+  ScrapeOptions o = Options("/missing", 0.1);
+  o.framework = Framework::kVllm;
+  ScrapeLoop loop(o, sink);
+  ASSERT_EQ(loop.Run(), 0);
+  ASSERT_FALSE(sink.errors.empty());
+  EXPECT_NE(sink.errors[0].find("HTTP 404"), std::string::npos);
+  EXPECT_EQ(sink.errors[0].find("SGLang"), std::string::npos) << sink.errors[0];
+  EXPECT_NE(sink.errors[0].find("check the URL"), std::string::npos) << sink.errors[0];
 }
 
 TEST_F(ScrapeLoopTest, AutoDetectsSglang) {

@@ -242,7 +242,10 @@ TEST(IbScrapeWithSim, MetricsThatDisappearAreAGapNotAnExit) {
   auto events = scrape.events();
   std::string messages = ScrapeProcess::Messages(events);
   EXPECT_NE(messages.find("error scrape failed: HTTP 404"), std::string::npos) << messages;
-  EXPECT_NE(messages.find("still unreachable"), std::string::npos) << messages;
+  // It answered 404: not "unreachable", and no SGLang-only hint for a vLLM server.
+  EXPECT_NE(messages.find("the server answered, but not with metrics: HTTP 404"), std::string::npos) << messages;
+  EXPECT_EQ(messages.find("unreachable"), std::string::npos) << messages;
+  EXPECT_EQ(messages.find("SGLang"), std::string::npos) << messages;
   // Samples (if the first scrape beat the fault on a slow machine) all come before the gap.
   int errors = 0;
   for (const auto& e : events) {
