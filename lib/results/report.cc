@@ -363,6 +363,24 @@ const char* kRequestColumns[] = {
     "completion_tokens", "token_count_source", "error", "error_kind", "http_status",
     "client_degraded"};
 
+// A timestamp with milliseconds, whatever precision the file holds (ib-load writes started_at
+// in microseconds, finished_at is derived in milliseconds): one precision per CSV column pair.
+json Milliseconds(const json& v) {
+  if (!v.is_string()) return v;
+  std::string s = v.get<std::string>();
+  auto t = s.find('T');
+  if (t == std::string::npos || s.size() < t + 9) return v;
+  std::size_t frac = t + 9;  // after HH:MM:SS
+  std::size_t digits_end = frac;
+  if (frac < s.size() && s[frac] == '.') {
+    digits_end = frac + 1;
+    while (digits_end < s.size() && s[digits_end] >= '0' && s[digits_end] <= '9') ++digits_end;
+  }
+  std::string digits = digits_end > frac ? s.substr(frac + 1, digits_end - frac - 1) : "";
+  digits = (digits + "000").substr(0, 3);
+  return s.substr(0, frac) + "." + digits + s.substr(digits_end);
+}
+
 void CsvRows(const json& list, bool warmup, std::string* out) {
   if (!list.is_array()) return;
   for (const auto& r : list) {
@@ -371,6 +389,7 @@ void CsvRows(const json& list, bool warmup, std::string* out) {
       std::string name = col;
       json v = At(r, name);
       if (name == "warmup") v = warmup;
+      if (name == "started_at" || name == "finished_at") v = Milliseconds(v);
       const json& itl = At(r, "inter_token_latencies_ms");
       if (name == "itl_count") v = itl.is_array() ? json(itl.size()) : json(nullptr);
       if (name == "itl_mean_ms") {

@@ -127,6 +127,16 @@ TEST(IbResults, ExportsRequestsAndSummary) {
   Outcome summary = Results(dir, {"export", "baseline", "--format", "csv", "--summary"});
   EXPECT_NE(summary.out.find("ttft.p50,120.5\n"), std::string::npos) << summary.out;
   EXPECT_EQ(Results(dir, {"export", "baseline", "--format", "xml"}).code, 2);
+  // started_at in microseconds (as ib-load writes it), finished_at in milliseconds: the CSV
+  // gives both the same precision.
+  std::ofstream(dir + "/csvtime-20260101-000000.json")
+      << R"({"run_id":"csvtime-20260101-000000","status":"completed","requests":[)"
+      << R"({"request_index":0,"started_at":"2026-01-01T00:00:00.123456Z","finished_at":"2026-01-01T00:00:01.5Z"},)"
+      << R"({"request_index":1,"started_at":"2026-01-01T00:00:02Z","finished_at":"2026-01-01T00:00:03.250Z"}]})";
+  Outcome times = Results(dir, {"export", "csvtime", "--format", "csv"});
+  ASSERT_EQ(times.code, 0);
+  EXPECT_NE(times.out.find(",2026-01-01T00:00:00.123Z,2026-01-01T00:00:01.500Z,"), std::string::npos) << times.out;
+  EXPECT_NE(times.out.find(",2026-01-01T00:00:02.000Z,2026-01-01T00:00:03.250Z,"), std::string::npos) << times.out;
 }
 
 // The OpenMetrics export needs the run clock's wall time (ib's metadata.clock_origin); the
