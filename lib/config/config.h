@@ -181,6 +181,12 @@ LoadResult LoadExperimentFromString(const std::string& yaml, const std::string& 
 
 std::vector<Iteration> ExpandSweep(const ExperimentConfig& config);
 
+// Probe `index` (1-based) of a workload.search at `value` of search.over: named
+// "<name>-p<index>-<abbrev><value>", with the probe's count or duration and, with
+// fresh_prompts, its own synthetic-prompt seed (seed + index - 1), so every probe is
+// reproducible and none re-sends another's prompts. `total` is search.max_probes.
+Iteration ProbeIteration(const ExperimentConfig& config, int index, double value);
+
 // The resolved config in the original tool's results-JSON shape ("experiment" key), plus
 // ib's additional keys.
 nlohmann::json ToJson(const ExperimentConfig& config);

@@ -212,15 +212,15 @@ TEST(Config, SearchBlockLoads) {
   ASSERT_EQ(w.search->slo.size(), 2u);
   EXPECT_EQ(w.search->slo[0].metric, "ttft_ms");
   EXPECT_EQ(w.search->slo[0].percentile, "p99");
-  EXPECT_DOUBLE_EQ(w.search->slo[0].bound_ms, 500);
+  EXPECT_DOUBLE_EQ(w.search->slo[0].bound_ms, 100);
   EXPECT_EQ(w.search->slo[1].metric, "tpot_ms");
-  EXPECT_DOUBLE_EQ(*w.search->min, 0.5);
+  EXPECT_DOUBLE_EQ(*w.search->min, 1);
   EXPECT_FALSE(w.search->max.has_value());
   EXPECT_DOUBLE_EQ(w.search->precision_pct, 5);
   EXPECT_EQ(w.search->max_probes, 12);
   EXPECT_TRUE(w.search->fresh_prompts);
   nlohmann::json j = ToJson(*r.config);
-  EXPECT_EQ(j["workload"]["search"]["slo"], nlohmann::json::parse(R"({"ttft_ms":{"p99":500.0},"tpot_ms":{"p99":50.0}})"));
+  EXPECT_EQ(j["workload"]["search"]["slo"], nlohmann::json::parse(R"({"ttft_ms":{"p99":100.0},"tpot_ms":{"p99":50.0}})"));
   // A config without a search has no "search" key: older results files keep their bytes.
   auto plain = LoadExperiment("experiments/examples/sim-rate.yaml");
   ASSERT_TRUE(plain.ok());

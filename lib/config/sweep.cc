@@ -137,4 +137,26 @@ std::vector<Iteration> ExpandSweep(const ExperimentConfig& config) {
   return out;
 }
 
+Iteration ProbeIteration(const ExperimentConfig& config, int index, double value) {
+  const auto& search = *config.workload.search;
+  Iteration it;
+  it.index = index;
+  it.total = static_cast<int>(search.max_probes);
+  it.config = config;
+  auto& w = it.config.workload;
+  ApplySweepValue(it.config, search.over, value);
+  if (search.probe.count) {
+    w.requests.count = *search.probe.count;
+    w.duration_s.reset();
+  } else if (search.probe.duration_s) {
+    w.duration_s = *search.probe.duration_s;
+  }
+  if (search.fresh_prompts && w.requests.synthetic) w.requests.synthetic->seed += index - 1;
+  it.params[search.over] = value == std::floor(value) ? nlohmann::json(static_cast<int64_t>(value)) : nlohmann::json(value);
+  it.params["probe"] = index;
+  it.name = config.name + "-p" + std::to_string(index) + "-" + SweepAbbreviation(search.over) + FormatNumber(value);
+  it.config.name = it.name;
+  return it;
+}
+
 }  // namespace ib::config

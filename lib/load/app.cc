@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -342,12 +343,24 @@ int RunIbLoad(const Options& o, int out_fd) {
       for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.Format("ib-load").c_str());
       return exit_code::kUsage;
     }
-    std::vector<config::Iteration> iterations = config::ExpandSweep(*loaded.config);
-    if (o.iteration < 0 || o.iteration > static_cast<int64_t>(iterations.size()))
+    std::vector<config::Iteration> iterations;
+    if (!o.probe.empty()) {
+      auto colon = o.probe.find(':');
+      char* end = nullptr;
+      long index = colon == std::string::npos ? 0 : std::strtol(o.probe.c_str(), &end, 10);
+      bool index_ok = end == o.probe.c_str() + colon && index >= 1;
+      double value = index_ok ? std::strtod(o.probe.c_str() + colon + 1, &end) : 0;
+      if (!index_ok || *end != '\0' || !(value > 0)) return Usage("--probe takes K:VALUE with K >= 1 and VALUE > 0 (got '" + o.probe + "')");
+      if (!loaded.config->workload.search) return Usage("--probe needs a config with workload.search (" + o.config_path + " has none)");
+      iterations.push_back(config::ProbeIteration(*loaded.config, static_cast<int>(index), value));
+    } else {
+      iterations = config::ExpandSweep(*loaded.config);
+    }
+    if (o.probe.empty() && (o.iteration < 0 || o.iteration > static_cast<int64_t>(iterations.size())))
       return Usage("--iteration " + std::to_string(o.iteration) + " is out of range: " + o.config_path + " has " +
                    std::to_string(iterations.size()) + " iteration(s)");
     for (const auto& it : iterations) {
-      if (o.iteration > 0 && it.index != o.iteration) continue;
+      if (o.probe.empty() && o.iteration > 0 && it.index != o.iteration) continue;  // a probe is the one iteration
       Plan plan;
       if (!ConfigPlan(o, it, &plan, &error)) return Usage(o.config_path + ": " + error);
       plans.push_back(std::move(plan));

@@ -47,6 +47,9 @@ struct Options {
   double drain_timeout_s = 2;
   // "0-9,12,15": send only these request numbers of the measured phase (ib-run --resume).
   std::string only_requests;
+  // "K:VALUE": run probe K of the config's workload.search at VALUE (config::ProbeIteration)
+  // instead of its sweep iterations (ib-run's capacity search).
+  std::string probe;
 };
 
 int RunIbLoad(const Options& options, int out_fd);

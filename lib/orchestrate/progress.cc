@@ -162,6 +162,11 @@ void Progress::Observe(std::string_view line) {
   }
 }
 
+void Progress::Line(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Print(text);
+}
+
 void Progress::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (bar_shown_) ev::WriteAll(fd_, "\n");

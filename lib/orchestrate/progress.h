@@ -21,6 +21,8 @@ class Progress {
  public:
   explicit Progress(int fd) : fd_(fd) {}
   void Observe(std::string_view line);
+  // A line of ib-run's own (a search's probe verdicts), printed like a phase line.
+  void Line(const std::string& text);
   // Ends a bar still on screen.
   void Finish();
 

@@ -24,13 +24,16 @@
 #include "lib/orchestrate/iteration.h"
 #include "lib/orchestrate/output.h"
 #include "lib/orchestrate/progress.h"
+#include "lib/orchestrate/search.h"
 #include "lib/orchestrate/signals.h"
 #include "lib/orchestrate/supervisor.h"
 #include "lib/orchestrate/tracker.h"
+#include "lib/config/gpu_types.h"
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
 #include "lib/results/store.h"
+#include "lib/results/study.h"
 #include "lib/runid/runid.h"
 #include "lib/runpod/admin.h"
 
@@ -106,6 +109,17 @@ class RunSession {
   void WarnAboutWarmCache();
   void FlushPrefixCache(const std::string& run_id);
   bool RunIterations();
+  bool RunSearch();
+  // One iteration on the running server: its sweep_iteration phase, ib-scrape + ib-load, and
+  // its summary. probe: ib-load's --probe argument ("" for a sweep iteration).
+  IterationResult RunOne(const config::Iteration& it, const std::string& run_id, bool resumed,
+                         const std::string& only, const std::string& probe);
+  // Before every iteration but the first: a cold cache when asked (restart ib-sim or flush).
+  bool BetweenIterations(const std::string& run_id, bool fresh_server, bool flush_cache);
+  // Study file (sweeps and searches): the iteration joins it and the file is rewritten.
+  void RecordStudy(results::StudyIteration it);
+  void WriteStudy(const std::string& status);
+  std::string PromptsNote() const;
   void Cleanup();
   void TerminateLeftPods(const std::string& how_provision_ended);
   bool WaitForSummary(const std::string& run_id);
@@ -131,6 +145,11 @@ class RunSession {
   std::set<int64_t> resume_finished_;  // --resume: its requests already finished
   int resume_files_ = 0;
   std::string output_dir_;
+  int64_t id_time_ = 0;  // the stamp and sequence of this run's ids (probes get theirs later)
+  int id_seq_ = 1;
+  std::vector<results::StudyIteration> study_iterations_;  // in the order run
+  nlohmann::json study_answer_ = nullptr;
+  bool with_study_ = false;
   std::string failure_;
   int failure_exit_ = exit_code::kFailed;  // kUsage when the failure is the config's
   std::string provision_error_;            // ib-provision's last error line
@@ -216,7 +235,12 @@ std::optional<std::string> RunSession::Setup() {
   std::error_code ec;
   fs::create_directories(output_dir_, ec);
   if (ec) return "cannot create output directory " + output_dir_ + ": " + ec.message();
-  iterations_ = config::ExpandSweep(config_);
+  // A search's probes are chosen as it goes; a sweep's iterations are known now.
+  if (!config_.workload.search) iterations_ = config::ExpandSweep(config_);
+  with_study_ = config_.workload.search.has_value() || iterations_.size() > 1;
+  if (config_.workload.search && !o_.resume_run_id.empty()) {
+    return std::string("--resume: a search cannot be resumed yet; run it again");
+  }
   if (!o_.resume_run_id.empty()) {
     auto first = ResumePoint(o_.resume_run_id, output_dir_, iterations_);
     if (!first.ok) return first.error;
@@ -250,6 +274,9 @@ void RunSession::ChooseRunIds() {
       run_ids_.push_back(runid::Make(it.name, now, n));
       taken = taken || fs::exists(output_dir_ + "/" + run_ids_.back() + ".json");
     }
+    taken = taken || fs::exists(output_dir_ + "/" + base_id_ + ".study.json");
+    id_time_ = now;
+    id_seq_ = n;
     if (!taken) return;
   }
 }
@@ -452,6 +479,7 @@ bool RunSession::WaitForHealth() {
 }
 
 void RunSession::WarnAboutWarmCache() {
+  if (config_.workload.search) return;  // a search makes each probe cold itself (fresh_prompts)
   std::size_t n = iterations_.size() - first_iteration_;  // the iterations this run executes
   if (n < 2) return;
   auto caching = config_.framework_options.enable_prefix_caching;
@@ -549,13 +577,65 @@ bool RunSession::ResumePlan(const config::Iteration& it, const std::string& run_
   return true;
 }
 
+bool RunSession::BetweenIterations(const std::string& run_id, bool fresh_server, bool flush_cache) {
+  if (fresh_server && server_.provider == "local" && server_.child) {
+    Log("info", "restarting ib-sim for a cold prefix cache", run_id);
+    sup_.Stop(*server_.child, kStopGraceMs);
+    server_.child.reset();
+    return StartLocalServer() && WaitForHealth();
+  }
+  if (flush_cache) FlushPrefixCache(run_id);
+  return true;
+}
+
+IterationResult RunSession::RunOne(const config::Iteration& it, const std::string& run_id, bool resumed,
+                                   const std::string& only, const std::string& probe) {
+  nlohmann::json data = {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
+                         {"name", it.name}, {"provider", server_.provider}};
+  if (server_.provider != "external") {
+    data["gpu_type"] = config_.infrastructure.gpu_type;
+    data["gpu_count"] = config_.infrastructure.gpu_count;
+    data["cost_per_hr"] = server_.cost_per_hr;
+  }
+  if (server_.pod_id) data["pod_id"] = *server_.pod_id;
+  if (with_study_) data["study_id"] = base_id_;
+  EmitPhase(run_id, ev::phase::kSweepIteration, std::move(data));
+  int64_t t0 = MonotonicNs();  // one clock origin for the iteration's samples and requests
+  IterationPlan plan;
+  plan.run_id = run_id;
+  plan.stop_grace_ms = kStopGraceMs;
+  plan.hurry = Hurrying;
+  plan.load.argv = LoadArgv(it, run_id, t0, resumed, only);
+  if (!probe.empty()) plan.load.argv.insert(plan.load.argv.end(), {"--probe", probe});
+  // Children get their own process groups, so a terminal's Ctrl-C reaches ib-run alone and
+  // the stop happens in order: ib-load cancels first while ib-sim still answers, then
+  // ib-scrape drains, then the server goes. They die with ib-run (parent-death signal).
+  plan.load.new_process_group = true;
+  if (config_.metrics.collect_gpu_metrics) {
+    std::string scrape = Tool("ib-scrape");
+    if (scrape.empty()) {
+      Log("warning", "ib-scrape not found: no GPU metrics", run_id);
+    } else {
+      proc::SpawnOptions s;
+      s.new_process_group = true;
+      s.argv = {scrape, "--url", server_.url + "/metrics", "--framework", config_.framework,
+                "--interval-ms", std::to_string(config_.metrics.sample_interval_ms),
+                "--run-id", run_id, "--t0-ns", std::to_string(t0)};
+      plan.scrape = s;
+    }
+  }
+  IterationResult r = RunIteration(sup_, agg_, plan, Stopping);
+  if (r.iteration_done && !WaitForSummary(run_id)) {
+    Log("warning", "no summary from ib-aggregate for " + run_id, run_id);
+  }
+  return r;
+}
+
 bool RunSession::RunIterations() {
-  std::string load = Tool("ib-load");
-  if (load.empty()) {
+  if (Tool("ib-load").empty()) {
     failure_ = "ib-load not found (run scripts/build, or set IB_BIN_DIR)";
     return false;
   }
-  std::string scrape = Tool("ib-scrape");
   if (first_iteration_ > 0) {
     Log("info", "resuming " + o_.resume_run_id + ": iterations 1.." +
                     std::to_string(first_iteration_) + " keep their results");
@@ -569,51 +649,17 @@ bool RunSession::RunIterations() {
     std::string only;
     if (resumed && !ResumePlan(it, run_id, &only)) continue;
     // Between the iterations this run executes (the first one meets a fresh server).
-    if (executed++ > 0) {
-      if (o_.fresh_server && server_.provider == "local" && server_.child) {
-        Log("info", "restarting ib-sim for a cold prefix cache", run_id);
-        sup_.Stop(*server_.child, kStopGraceMs);
-        server_.child.reset();
-        if (!StartLocalServer() || !WaitForHealth()) return false;
-      } else if (o_.flush_cache) {
-        FlushPrefixCache(run_id);
-      }
-    }
-    nlohmann::json data = {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
-                           {"name", it.name}, {"provider", server_.provider}};
-    if (server_.provider != "external") {
-      data["gpu_type"] = config_.infrastructure.gpu_type;
-      data["gpu_count"] = config_.infrastructure.gpu_count;
-      data["cost_per_hr"] = server_.cost_per_hr;
-    }
-    if (server_.pod_id) data["pod_id"] = *server_.pod_id;
-    EmitPhase(run_id, ev::phase::kSweepIteration, std::move(data));
-    int64_t t0 = MonotonicNs();  // one clock origin for the iteration's samples and requests
-    IterationPlan plan;
-    plan.run_id = run_id;
-    plan.stop_grace_ms = kStopGraceMs;
-    plan.hurry = Hurrying;
-    plan.load.argv = LoadArgv(it, run_id, t0, resumed, only);
-    // Children get their own process groups, so a terminal's Ctrl-C reaches ib-run alone and
-    // the stop happens in order: ib-load cancels first while ib-sim still answers, then
-    // ib-scrape drains, then the server goes. They die with ib-run (parent-death signal).
-    plan.load.new_process_group = true;
-    if (config_.metrics.collect_gpu_metrics) {
-      if (scrape.empty()) {
-        Log("warning", "ib-scrape not found: no GPU metrics", run_id);
-      } else {
-        proc::SpawnOptions s;
-        s.new_process_group = true;
-        s.argv = {scrape, "--url", server_.url + "/metrics", "--framework", config_.framework,
-                  "--interval-ms", std::to_string(config_.metrics.sample_interval_ms),
-                  "--run-id", run_id, "--t0-ns", std::to_string(t0)};
-        plan.scrape = s;
-      }
-    }
-    IterationResult r = RunIteration(sup_, agg_, plan, Stopping);
-    if (r.iteration_done && !WaitForSummary(run_id)) {
-      Log("warning", "no summary from ib-aggregate for " + run_id, run_id);
-    }
+    if (executed++ > 0 && !BetweenIterations(run_id, o_.fresh_server, o_.flush_cache)) return false;
+    IterationResult r = RunOne(it, run_id, resumed, only, "");
+    results::StudyIteration si;
+    si.index = it.index;
+    si.run_id = run_id;
+    si.name = it.name;
+    si.params = it.params;
+    const auto& axes = config_.workload.sweep;
+    if (!axes.empty() && it.params.contains(axes.front().first)) si.value = it.params[axes.front().first].get<double>();
+    si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
+    RecordStudy(si);
     if (r.interrupted) return false;
     if (!r.error.empty()) {
       failure_ = "iteration " + std::to_string(it.index) + " (" + run_id + "): " + r.error;
@@ -621,6 +667,174 @@ bool RunSession::RunIterations() {
     }
   }
   return true;
+}
+
+namespace {
+
+std::string Value(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+}  // namespace
+
+bool RunSession::RunSearch() {
+  if (Tool("ib-load").empty()) {
+    failure_ = "ib-load not found (run scripts/build, or set IB_BIN_DIR)";
+    return false;
+  }
+  const auto& search = *config_.workload.search;
+  const std::string unit = search.over == "request_rate" ? " req/s" : " concurrent";
+  SearchPlan plan(search);
+  std::string passing_run, failing_run;
+  nlohmann::json passing_point = nullptr;
+  int index = 0;
+  while (auto probe = plan.Next()) {
+    if (Stopping()) return false;
+    ++index;
+    config::Iteration it = config::ProbeIteration(config_, index, probe->value);
+    std::string run_id = runid::Make(it.name, id_time_, id_seq_);
+    if (index > 1 && !BetweenIterations(run_id, search.fresh_prompts, search.fresh_prompts)) return false;
+    char arg[64];
+    std::snprintf(arg, sizeof arg, "%d:%.17g", index, probe->value);
+    IterationResult r = RunOne(it, run_id, false, "", arg);
+    nlohmann::json summary = tracker_.SummaryOf(run_id);
+    Verdict verdict = summary.is_null() ? Verdict{false, false, "no summary", "no summary"} : Judge(search, summary);
+    results::StudyIteration si;
+    si.index = index;
+    si.run_id = run_id;
+    si.name = it.name;
+    si.params = it.params;
+    si.value = probe->value;
+    si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
+    si.probe = Probe::KindName(probe->kind);
+    std::string line = "probe " + std::to_string(index) + "/≤" + std::to_string(search.max_probes) + ": ";
+    if (probe->kind == Probe::kSaturation) {
+      double rps = summary.is_object() ? summary.value("requests_per_second", 0.0) : 0.0;
+      if (!r.interrupted) plan.RecordSaturation(rps);
+      si.verdict = "saturation: " + Value(rps) + " req/s completed";
+      line += "saturation (all requests at once) → " + Value(rps) + " req/s completed";
+    } else {
+      if (!r.interrupted) plan.Record(*probe, verdict);
+      si.passed = verdict.passed;
+      si.verdict = verdict.detail;
+      if (verdict.passed && plan.passing() == probe->value) {
+        passing_run = run_id;
+        passing_point = results::Study::CurvePoint(si, summary);
+      }
+      if (!verdict.passed && plan.failing() == probe->value) failing_run = run_id;
+      line += Value(probe->value) + unit + " → " + verdict.detail;
+    }
+    if (plan.passing() && plan.failing()) {
+      line += "  bracket " + Value(*plan.passing()) + "–" + Value(*plan.failing());
+    }
+    RecordStudy(si);
+    if (r.interrupted) return false;
+    Log("info", line, run_id);
+    if (progress_) progress_->Line(line);
+    if (!r.error.empty() && !verdict.all_failed) {
+      failure_ = "probe " + std::to_string(index) + " (" + run_id + "): " + r.error;
+      return false;
+    }
+  }
+  std::string reason = plan.EndReason();
+  nlohmann::json slo = config::ToJson(config_)["workload"]["search"]["slo"];
+  study_answer_ = {{"over", search.over},
+                   {"value", plan.passing() ? nlohmann::json(*plan.passing()) : nlohmann::json(nullptr)},
+                   {"failing_value", plan.failing() ? nlohmann::json(*plan.failing()) : nlohmann::json(nullptr)},
+                   {"slo", slo},
+                   {"passing_probe", passing_run.empty() ? nlohmann::json(nullptr) : nlohmann::json(passing_run)},
+                   {"failing_probe", failing_run.empty() ? nlohmann::json(nullptr) : nlohmann::json(failing_run)},
+                   {"bracket_pct", plan.BracketPct() ? nlohmann::json(*plan.BracketPct()) : nlohmann::json(nullptr)},
+                   {"probes", plan.probes()},
+                   {"end_reason", reason},
+                   {"output_tok_s", passing_point.is_object() ? passing_point["output_tok_s"] : nlohmann::json(nullptr)},
+                   {"achieved_rps", passing_point.is_object() ? passing_point["achieved_rps"] : nlohmann::json(nullptr)}};
+  WriteStudy("running");
+  double lowest = search.min.value_or(search.over == "concurrency" ? 1 : 0.5);
+  if (reason == "server_failed") {
+    failure_ = "the server failed every request at the lowest load (" + Value(lowest) + unit +
+               "): the search ends here; see " + study_iterations_.front().run_id;
+    return false;
+  }
+  std::string text;
+  if (reason == "lowest_failed") {
+    text = "even the lowest value, " + Value(lowest) + unit + ", misses the SLO: no capacity within it";
+    Log("warning", text);
+  } else {
+    text = "answer: " + Value(*plan.passing()) + unit + " meets the SLO";
+    if (plan.failing()) text += "; " + Value(*plan.failing()) + " does not (bracket " + Value(*plan.BracketPct()) + " %)";
+    if (reason == "highest_passed") text += " (the highest value tried: capacity may be higher)";
+    if (reason == "max_probes") text += " (max_probes reached before precision_pct)";
+    text += "; " + std::to_string(plan.probes()) + " probes";
+    Log("info", text);
+  }
+  if (progress_) progress_->Line(text);
+  return true;
+}
+
+std::string RunSession::PromptsNote() const {
+  if (config_.workload.search) {
+    const auto& s = *config_.workload.search;
+    if (!s.fresh_prompts) return "probes share their prompts and a warm server (fresh_prompts: false)";
+    std::string prompts = config_.workload.requests.synthetic
+                              ? "each probe draws its own synthetic prompts (seed + probe - 1)"
+                              : "every probe sends the same prompt file";
+    std::string server = server_.provider == "local"
+                             ? "ib-sim restarted before each probe (cold prefix cache)"
+                             : "the prefix cache flushed before each probe (POST /flush_cache or /reset_prefix_cache; see the log for failures)";
+    return prompts + "; " + server;
+  }
+  if (o_.fresh_server && server_.provider == "local") return "ib-sim restarted before each iteration (--fresh-server)";
+  if (o_.flush_cache) return "the prefix cache flushed before each iteration (--flush-cache)";
+  return "iterations share one server whose prefix cache stays warm";
+}
+
+void RunSession::RecordStudy(results::StudyIteration it) {
+  if (!with_study_) return;
+  study_iterations_.push_back(std::move(it));
+  WriteStudy("running");
+}
+
+void RunSession::WriteStudy(const std::string& status) {
+  if (!with_study_) return;
+  results::Study study(base_id_, config_.workload.search ? "search" : "sweep", config_);
+  for (auto it : study_iterations_) {
+    nlohmann::json summary = tracker_.SummaryOf(it.run_id);
+    if (summary.is_object()) {
+      if (summary.contains("status") && summary["status"].is_string()) it.status = summary["status"].get<std::string>();
+      if (summary.contains("result_path") && summary["result_path"].is_string()) it.result_path = summary["result_path"].get<std::string>();
+    }
+    study.AddIteration(it, summary);
+  }
+  // A sweep's answer: the iteration with the highest output throughput, for its cost figure.
+  nlohmann::json answer = study_answer_;
+  if (!config_.workload.search) {
+    for (const auto& p : study.curve()) {
+      double tok = p.value("output_tok_s", 0.0);
+      if (tok > 0 && (answer.is_null() || tok > answer.value("output_tok_s", 0.0))) {
+        answer = {{"best_throughput_run", p["run_id"]}, {"value", p["value"]}, {"output_tok_s", tok}};
+      }
+    }
+  }
+  study.SetAnswer(answer);
+  study.SetPrompts(PromptsNote());
+  double hourly = server_.cost_per_hr;
+  std::string source = "pod";
+  if (hourly <= 0 && server_.provider != "external") {
+    // A local ib-sim costs nothing; the GPU it stands for has a price: the figure a person
+    // choosing a GPU wants, labelled as the table's.
+    if (const auto* gpu = config::FindGpuType(config_.infrastructure.gpu_type)) {
+      hourly = (config_.infrastructure.cloud_type == "secure" ? gpu->secure_usd_per_hr : gpu->community_usd_per_hr) *
+               config_.infrastructure.gpu_count;
+      source = "gpu table";
+    }
+  }
+  study.SetCost(hourly, hourly > 0 ? source : "", SecondsSince(start_));
+  study.SetStatus(status);
+  std::string error;
+  if (!study.Write(output_dir_, &error)) Log("warning", "study file: " + error);
 }
 
 // The iteration's summary, or false once ib-aggregate has died (no summary will come: do not
@@ -681,7 +895,7 @@ int RunSession::Execute() {
   bool ok = Provision() && WaitForHealth();
   if (ok) {
     WarnAboutWarmCache();
-    ok = RunIterations();
+    ok = config_.workload.search ? RunSearch() : RunIterations();
   }
   interrupted_ = Stopping();
   Cleanup();
@@ -692,9 +906,12 @@ int RunSession::Execute() {
     if (failure_.empty()) failure_ = "ib-aggregate failed (" + agg.Describe() + ")";
     ok = false;
   }
+  // Last, so the interrupted iteration's file (finalized by ib-aggregate at EOF) is in it.
+  WriteStudy(interrupted_ ? "partial" : ok ? "completed" : "failed");
   nlohmann::json data = {{"result_paths", tracker_.ResultPaths()},
                          {"elapsed_s", SecondsSince(start_)},
-                         {"iterations", iterations_.size()}};
+                         {"iterations", with_study_ ? study_iterations_.size() : iterations_.size()}};
+  if (with_study_) data["study_path"] = output_dir_ + "/" + base_id_ + ".study.json";
   if (ok && !interrupted_) {
     out_.Write(ev::Serialize(ev::Phase{base_id_, ev::phase::kDone, data}));
   } else {
@@ -726,11 +943,6 @@ int Run(const RunOptions& options) {
   auto config = LoadOrReport(options, err);
   if (!config) {
     events::WriteAll(options.err_fd, err.str());
-    return exit_code::kUsage;
-  }
-  if (config->workload.search) {
-    // The search loop lands separately; until then refuse before anything costs money.
-    events::WriteAll(options.err_fd, "ib-run: error: workload.search is valid but this ib-run cannot run a search yet\n");
     return exit_code::kUsage;
   }
   // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a

@@ -19,6 +19,7 @@ void ResultTracker::Observe(std::string_view line) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   by_run_[summary->run_id] = path;
+  summaries_[summary->run_id] = summary->data;
   if (!path.empty()) paths_.push_back(path);
   cv_.notify_all();
 }
@@ -32,6 +33,12 @@ bool ResultTracker::WaitForSummary(const std::string& run_id, int timeout_ms) {
 std::vector<std::string> ResultTracker::ResultPaths() const {
   std::lock_guard<std::mutex> lock(mu_);
   return paths_;
+}
+
+nlohmann::json ResultTracker::SummaryOf(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = summaries_.find(run_id);
+  return it == summaries_.end() ? nlohmann::json(nullptr) : it->second;
 }
 
 }  // namespace ib::orchestrate

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ib::orchestrate {
 
 class ResultTracker {
@@ -25,11 +27,15 @@ class ResultTracker {
   bool WaitForSummary(const std::string& run_id, int timeout_ms);
   // result_path of every summary so far, in arrival order.
   std::vector<std::string> ResultPaths() const;
+  // The data of run_id's latest summary event (the results summary plus result_path and
+  // status), or null before it came.
+  nlohmann::json SummaryOf(const std::string& run_id) const;
 
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::string> by_run_;
+  std::map<std::string, nlohmann::json> summaries_;
   std::vector<std::string> paths_;
 };
 

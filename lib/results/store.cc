@@ -235,6 +235,7 @@ std::vector<std::string> JsonStems(const std::string& dir) {
   while (struct dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name.empty() || name[0] == '.' || !EndsWith(name, ".json") || name.size() == 5) continue;
+    if (EndsWith(name, ".study.json")) continue;  // a study ties runs together; not a run
     stems.push_back(name.substr(0, name.size() - 5));
   }
   ::closedir(d);

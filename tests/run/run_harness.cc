@@ -253,7 +253,9 @@ std::vector<std::string> JsonFiles(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".json") out.push_back(e.path().string());
+    std::string name = e.path().filename().string();
+    bool study = name.size() > 11 && name.compare(name.size() - 11, 11, ".study.json") == 0;
+    if (e.path().extension() == ".json" && !study) out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -84,7 +84,7 @@ std::vector<std::string> Phases(const std::vector<events::Event>& events);
 std::string Slurp(const std::string& path);
 // Parses a results file; a discarded value when it is missing or not JSON.
 nlohmann::json ReadJson(const std::string& path);
-// Results files (*.json) in dir.
+// Results files (*.json) in dir; study files (*.study.json) are not results files.
 std::vector<std::string> JsonFiles(const std::string& dir);
 
 }  // namespace ib::run_test

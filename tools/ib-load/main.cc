@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   flags.Double("drain-timeout-s", &o.drain_timeout_s, "after Ctrl-C, how long in-flight requests may finish");
   flags.String("only-requests", &o.only_requests,
                "send only these request numbers, e.g. 3,7-99 (resuming a partial run; not multi_turn)");
+  flags.String("probe", &o.probe, "K:VALUE: with --config, run probe K of its workload.search at VALUE (ib-run's search)");
   flags.Epilog(
       "Example:\n  ib-load --server-url http://127.0.0.1:8000 --model m --workload concurrent --concurrency 8 "
       "--count 64 | ib-aggregate\n"

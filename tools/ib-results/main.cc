@@ -8,6 +8,7 @@
 #include "lib/cli/flags.h"
 #include "lib/openmetrics/run_metrics.h"
 #include "lib/results/report.h"
+#include "lib/results/study.h"
 #include "lib/results/store.h"
 
 namespace {
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   flags.Double("step", &step_s,
                "openmetrics: seconds between points (default 1, longer for runs over an hour)");
   flags.Bool("summary", &summary, "export the summary as metric,value rows instead of requests");
-  flags.Positional("list | show RUN | compare A B [C...] | export RUN --format csv|json|openmetrics", &args, 1);
+  flags.Positional("list | show RUN|STUDY | compare A B [C...] | export RUN|STUDY --format csv|json|openmetrics", &args, 1);
   flags.Epilog(
       "RUN is a run id or any part of one that matches a single file.\n"
       "Examples:\n"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
       "  ib-results show 20260212-1500\n"
       "  ib-results compare baseline-vllm baseline-sglang --json\n"
       "  ib-results export sim-smoke --format csv > requests.csv\n"
+      "  ib-results show sim-search-20260101-120000        # a study: the curve and the answer\n"
       "  ib-results export sim-smoke --format openmetrics > run.om   # promtool tsdb create-blocks-from openmetrics run.om DIR\n"
       "Exit codes: 0 ok, 1 run not found, ambiguous or unreadable, 2 bad usage (a RUN that is a\n"
       "path, a --dir that does not exist).");
@@ -88,6 +90,26 @@ int main(int argc, char** argv) {
       std::cout << ib::results::FormatList(items);
     }
     return ib::exit_code::kOk;
+  }
+  if ((command == "show" || command == "export") && args.size() == 2) {
+    // A study (results/<id>.study.json): its curve and answer.
+    if (std::string path = ib::results::StudyPath(dir, args[1]); !path.empty()) {
+      std::string error;
+      auto study = ib::results::ReadStudy(path, &error);
+      if (!study) {
+        std::fprintf(stderr, "ib-results: error: %s\n", error.c_str());
+        return ib::exit_code::kFailed;
+      }
+      if (command == "export" && format != "csv" && format != "json") return Usage("a study exports as --format csv or json");
+      if (command == "show" && !as_json) {
+        std::cout << ib::results::FormatStudy(*study);
+      } else if (command == "export" && format == "csv") {
+        std::cout << ib::results::StudyCsv(*study);
+      } else {
+        std::cout << study->dump(2) << "\n";
+      }
+      return ib::exit_code::kOk;
+    }
   }
   if (command == "show") {
     if (args.size() != 2) return Usage("show takes one RUN");
