@@ -711,7 +711,7 @@ bool RunSession::RunSearch() {
     si.probe = Probe::KindName(probe->kind);
     std::string line = "probe " + std::to_string(index) + "/≤" + std::to_string(search.max_probes) + ": ";
     if (probe->kind == Probe::kSaturation) {
-      double rps = summary.is_object() ? summary.value("requests_per_second", 0.0) : 0.0;
+      double rps = results::NumberOr(summary, "requests_per_second", 0);
       if (!r.interrupted) plan.RecordSaturation(rps);
       si.verdict = "saturation: " + Value(rps) + " req/s completed";
       line += "saturation (all requests at once) → " + Value(rps) + " req/s completed";
@@ -812,8 +812,8 @@ void RunSession::WriteStudy(const std::string& status) {
   nlohmann::json answer = study_answer_;
   if (!config_.workload.search) {
     for (const auto& p : study.curve()) {
-      double tok = p.value("output_tok_s", 0.0);
-      if (tok > 0 && (answer.is_null() || tok > answer.value("output_tok_s", 0.0))) {
+      double tok = results::NumberOr(p, "output_tok_s", 0);
+      if (tok > 0 && (answer.is_null() || tok > results::NumberOr(answer, "output_tok_s", 0))) {
         answer = {{"best_throughput_run", p["run_id"]}, {"value", p["value"]}, {"output_tok_s", tok}};
       }
     }

@@ -147,6 +147,12 @@ std::optional<json> ReadStudy(const std::string& path, std::string* error) {
   return j;
 }
 
+double NumberOr(const json& j, const char* key, double otherwise) {
+  if (!j.is_object()) return otherwise;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : otherwise;
+}
+
 std::string StudyPath(const std::string& dir, const std::string& id) {
   const std::string suffix = ".study.json";
   std::string stem = id.size() > suffix.size() && id.compare(id.size() - suffix.size(), suffix.size(), suffix) == 0
@@ -188,7 +194,7 @@ std::string CsvNum(const json& v) {
 std::string FormatStudy(const json& study) {
   std::ostringstream out;
   std::string over = study.value("over", "");
-  out << "Study " << study.value("study_id", "") << "  (" << study.value("kind", "") << " over " << over << ", "
+  out << "Study " << study.value("study_id", "") << "  (" << study.value("kind", json("")).get<std::string>() << " over " << over << ", "
       << study.value("status", "") << ")\n";
   if (study.contains("prompts") && study["prompts"].is_string()) out << "Prompts: " << study["prompts"].get<std::string>() << "\n";
   out << "\n";
@@ -200,7 +206,7 @@ std::string FormatStudy(const json& study) {
   int n = 0;
   for (const auto& p : study.value("curve", json::array())) {
     ++n;
-    std::string value = p["offered"].is_null() && p.value("value", 0.0) >= 1e6 ? "saturation" : Num(p["value"], "%.4g");
+    std::string value = p["offered"].is_null() && NumberOr(p, "value", 0) >= 1e6 ? "saturation" : Num(p["value"], "%.4g");
     std::vector<std::string> cells = {
         std::to_string(n),
         value,
@@ -220,7 +226,7 @@ std::string FormatStudy(const json& study) {
   }
   out << "(latencies in ms)\n\n";
   const json& a = study.value("answer", json());
-  if (study.value("kind", "") == "search") {
+  if (study.value("kind", json("")).get<std::string>() == "search") {
     if (!a.is_object()) {
       out << "Answer: none (the search did not finish)\n";
     } else if (a["value"].is_number()) {
@@ -229,7 +235,7 @@ std::string FormatStudy(const json& study) {
         out << " meets the SLO, " << Num(a["failing_value"], "%.4g") << " does not (bracket "
             << Num(a["bracket_pct"], "%.1f") << " %)";
       }
-      out << "; " << a.value("probes", 0) << " probes, ended by " << a.value("end_reason", "") << "\n";
+      out << "; " << NumberOr(a, "probes", 0) << " probes, ended by " << a.value("end_reason", "") << "\n";
       out << "  passing probe " << a.value("passing_probe", json("-")).dump() << ", failing probe "
           << a.value("failing_probe", json("-")).dump() << "\n";
     } else {

@@ -71,6 +71,9 @@ class Study {
   std::string resumed_from_;
 };
 
+// j[key] when it is a number, else `otherwise` (json::value throws on a null).
+double NumberOr(const nlohmann::json& j, const char* key, double otherwise);
+
 // Reads a study file; nullopt + *error when it is missing or not a study.
 std::optional<nlohmann::json> ReadStudy(const std::string& path, std::string* error);
 
