@@ -104,9 +104,21 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
   config::ExperimentConfig c = *loaded.config;
   if (!o.name.empty()) c.name = o.name;
   Describe(c, o, out);
-  auto iterations = config::ExpandSweep(c);
+  std::vector<config::Iteration> iterations;
+  if (const auto& search = c.workload.search) {
+    // The probes' values are chosen as the search goes: list them at the lowest value, the
+    // longest case, as the cost estimate does.
+    double lowest = search->min.value_or(search->over == "concurrency" ? 1 : 0.5);
+    out << "Capacity search over " << search->over << ": SLO "
+        << config::ToJson(c)["workload"]["search"]["slo"].dump() << ", from " << lowest << " to "
+        << (search->max ? std::to_string(*search->max) : std::string("a saturation probe's figure"))
+        << ", precision " << search->precision_pct << " %, at most " << search->max_probes << " probes\n";
+    for (int k = 1; k <= search->max_probes; ++k) iterations.push_back(config::ProbeIteration(c, k, lowest));
+  } else {
+    iterations = config::ExpandSweep(c);
+  }
   int64_t total = 0, warmup = 0;
-  out << "Iterations: " << iterations.size() << "\n";
+  out << "Iterations: " << (c.workload.search ? "up to " : "") << iterations.size() << "\n";
   for (const auto& it : iterations) {
     int64_t n = it.config.TotalRequests();
     total += n;

@@ -41,7 +41,15 @@ CostEstimate EstimateCost(const ib::config::ExperimentConfig& config, const Pric
   e.hourly_usd = local ? std::optional<double>(0.0)
                        : HourlyRate(table, e.gpu_type, e.gpu_count, e.cloud_type);
   e.load_s = local ? 0 : options.model_load_s;
-  auto iterations = ib::config::ExpandSweep(config);
+  std::vector<ib::config::Iteration> iterations;
+  if (const auto& search = config.workload.search) {
+    // The gate needs an upper bound: every probe the search may run, each as long as the lowest
+    // (for a count of requests, the lowest rate takes longest).
+    double lowest = search->min.value_or(search->over == "concurrency" ? 1 : 0.5);
+    for (int k = 1; k <= search->max_probes; ++k) iterations.push_back(ib::config::ProbeIteration(config, k, lowest));
+  } else {
+    iterations = ib::config::ExpandSweep(config);
+  }
   e.iterations = static_cast<int>(iterations.size());
   for (const auto& it : iterations) {
     e.run_s += IterationSeconds(it.config, options);

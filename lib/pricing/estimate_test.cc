@@ -32,6 +32,22 @@ TEST(EstimateTest, SweepOfConcurrencies) {
   EXPECT_NE(e.Describe().find("160 requests in 5 iterations"), std::string::npos) << e.Describe();
 }
 
+TEST(EstimateTest, ASearchIsEstimatedAtEveryProbeItMayRun) {
+  ib::config::ExperimentConfig c = Sweep();
+  c.workload.sweep.clear();
+  c.workload.concurrency.reset();
+  ib::config::ExperimentConfig::Workload::Search search;
+  search.over = "concurrency";
+  search.min = 2;
+  search.max_probes = 6;
+  c.workload.search = search;
+  CostEstimate e = EstimateCost(c, BuiltinPricing());
+  EXPECT_EQ(e.iterations, 6);
+  EXPECT_EQ(e.total_requests, 6 * 32);
+  // Each probe as long as the lowest: 32 requests, 2 at a time, 3.7 s each.
+  EXPECT_NEAR(e.run_s, 6 * 3.7 * 16, 1e-9);
+}
+
 TEST(EstimateTest, ExpensiveRunsAskAndTiersAndCountsMultiply) {
   auto c = Sweep();
   c.infrastructure.gpu_type = "H100-80GB";
