@@ -211,6 +211,14 @@ void ReadField(Fields& f, const char* key, int, std::vector<double>* out) {
   }
 }
 
+void ReadField(Fields& f, const char* key, int flags, std::optional<std::vector<double>>* out) {
+  const json* list = f.Find(key);
+  if (list == nullptr || list->is_null()) return;
+  std::vector<double> v;
+  ReadField(f, key, flags, &v);
+  *out = std::move(v);
+}
+
 // One writer per C++ type; kOmitNull leaves an unset optional out.
 void PutField(json& d, const char* key, int, const int64_t& v) { d[key] = v; }
 void PutField(json& d, const char* key, int, const int& v) { d[key] = v; }
@@ -225,6 +233,14 @@ void PutField(json& d, const char* key, int, const std::vector<double>& list) {
 void PutField(json& d, const char* key, int flags, const std::optional<double>& v) {
   if (!v && (flags & field::kOmitNull)) return;
   PutOpt(d, key, v);
+}
+void PutField(json& d, const char* key, int flags, const std::optional<std::vector<double>>& v) {
+  if (!v && (flags & field::kOmitNull)) return;
+  if (!v) {
+    d[key] = nullptr;
+    return;
+  }
+  PutField(d, key, flags, *v);
 }
 template <typename T>
 void PutField(json& d, const char* key, int flags, const std::optional<T>& v) {
@@ -241,6 +257,7 @@ template <> constexpr const char* kSchemaType<double> = "number";
 template <> constexpr const char* kSchemaType<std::optional<double>> = "number";
 template <> constexpr const char* kSchemaType<bool> = "boolean";
 template <> constexpr const char* kSchemaType<std::vector<double>> = "number[]";
+template <> constexpr const char* kSchemaType<std::optional<std::vector<double>>> = "number[]";
 template <typename T> constexpr bool kNullable = false;
 template <typename T> constexpr bool kNullable<std::optional<T>> = true;
 

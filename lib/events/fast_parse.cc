@@ -229,6 +229,16 @@ bool Read(Scanner& s, double* out) {
 }
 bool Read(Scanner& s, std::optional<double>* out) { return s.OptNumber(out); }
 bool Read(Scanner& s, std::vector<double>* out) { return s.NumberArray(out); }
+bool Read(Scanner& s, std::optional<std::vector<double>>* out) {
+  if (s.PeekNull()) {
+    out->reset();
+    return true;
+  }
+  std::vector<double> v;
+  if (!s.NumberArray(&v)) return false;
+  *out = std::move(v);
+  return true;
+}
 bool Read(Scanner& s, std::string* out) {
   std::optional<std::string> v;
   if (!s.OptString(&v)) return false;

@@ -73,6 +73,11 @@ RequestComplete RandomRequest(std::mt19937& rng) {
   r.client_degraded = rng() % 2;
   if (maybe()) r.intended_ms = RandomNumber(rng);
   if (maybe()) r.client_queue_ms = RandomNumber(rng);
+  if (maybe()) {
+    r.itl_tokens = std::vector<double>();
+    for (int i = 0; i < gaps; ++i) r.itl_tokens->push_back(static_cast<double>(rng() % 5));
+    r.itl_token_source = maybe() ? "usage" : "estimated";
+  }
   return r;
 }
 

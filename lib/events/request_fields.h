@@ -69,5 +69,9 @@ inline constexpr int kOmitNull = 2;  // unset: the key is left out (older files 
   X(std::optional<double>, intended_ms, nullptr, ::ib::events::field::kOmitNull,                   \
     "run clock: the instant the request should have started (docs/metrics.md)")                    \
   X(std::optional<double>, client_queue_ms, nullptr, ::ib::events::field::kOmitNull,               \
-    "start_ms - intended_ms: how long the client held it back")
+    "start_ms - intended_ms: how long the client held it back")                                    \
+  X(std::optional<std::vector<double>>, itl_tokens, nullptr, ::ib::events::field::kOmitNull,       \
+    "tokens the later event of each inter_token_latencies_ms gap carried (0: none or the first)")  \
+  X(std::optional<std::string>, itl_token_source, nullptr, ::ib::events::field::kOmitNull,         \
+    "usage (continuous usage) | estimated (final usage spread over events) | chunks")
 // clang-format on

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ib::load {
@@ -60,6 +61,43 @@ bool Classify(const Observation& obs, const MeasureContext& ctx, events::Request
                                  " event(s)): " + obs.first_malformed);
   if (!obs.saw_done) return fail("truncated", "stream ended without [DONE]");
   return false;
+}
+
+// Tokens carried by the later event of each inter-token gap (docs/metrics.md "Per-token ITL"):
+// from the running usage.completion_tokens when every event carries it (vLLM's
+// continuous_usage_stats), else one per content event, spread evenly over them when the final
+// usage total says there were more ("estimated"). The first token-bearing event's tokens belong
+// to TTFT, so gaps up to it count 0.
+void PerTokenCounts(const Observation& obs, events::RequestComplete* r) {
+  const std::size_t n = obs.choice_ns.size();
+  if (n < 2 || obs.choice_usage.size() != n || obs.choice_content.size() != n) return;
+  std::vector<double> tokens(n, 0);
+  bool continuous = true;
+  for (int64_t u : obs.choice_usage) continuous = continuous && u >= 0;
+  if (continuous) {
+    int64_t prev = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      tokens[i] = static_cast<double>(std::max<int64_t>(0, obs.choice_usage[i] - prev));
+      prev = std::max(prev, obs.choice_usage[i]);
+    }
+    r->itl_token_source = "usage";
+  } else {
+    double events = 0;
+    for (std::size_t i = 0; i < n; ++i) events += tokens[i] = obs.choice_content[i] ? 1 : 0;
+    r->itl_token_source = "chunks";
+    if (obs.usage_completion_tokens && events > 0 && static_cast<double>(*obs.usage_completion_tokens) > events) {
+      const double per_event = static_cast<double>(*obs.usage_completion_tokens) / events;
+      for (double& t : tokens) t *= per_event;
+      r->itl_token_source = "estimated";
+    }
+  }
+  std::vector<double> counts(n - 1, 0);
+  bool seen_first = tokens[0] > 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (seen_first) counts[i - 1] = tokens[i];
+    seen_first = seen_first || tokens[i] > 0;
+  }
+  r->itl_tokens = std::move(counts);
 }
 
 }  // namespace
@@ -122,6 +160,7 @@ events::RequestComplete Measure(const Request& request, const Observation& obs, 
     r.completion_tokens = obs.content_events;
     r.token_count_source = "chunks";
   }
+  PerTokenCounts(obs, &r);
   if (r.ttft_ms && r.completion_tokens && *r.completion_tokens > 1)
     r.tpot_ms = (*r.e2e_latency_ms - *r.ttft_ms) / static_cast<double>(*r.completion_tokens - 1);
   return r;

@@ -10,7 +10,9 @@ std::string ChatBody(const std::string& model, const nlohmann::json& messages, i
   body["max_tokens"] = max_tokens;
   body["temperature"] = temperature;
   body["stream"] = true;
-  body["stream_options"] = {{"include_usage", true}};
+  // continuous_usage_stats: vLLM (and SGLang) then put the running completion_tokens on every
+  // chunk, so ib-load knows how many tokens each event carried (per-token ITL).
+  body["stream_options"] = {{"include_usage", true}, {"continuous_usage_stats", true}};
   if (ignore_eos) body["ignore_eos"] = true;
   return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

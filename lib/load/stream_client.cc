@@ -56,7 +56,11 @@ struct Transfer {
       obs.sse_error = true;
       return;
     }
-    if (chunk.has_choices) obs.choice_ns.push_back(now);
+    if (chunk.has_choices) {
+      obs.choice_ns.push_back(now);
+      obs.choice_usage.push_back(chunk.completion_tokens.value_or(-1));
+      obs.choice_content.push_back(chunk.has_content);
+    }
     if (chunk.has_content) {
       if (!obs.first_content_ns) obs.first_content_ns = now;
       ++obs.content_events;

@@ -43,6 +43,10 @@ struct Observation {
   int64_t start_ns = 0;  // the request written to its connection (handed to libcurl, if it never was)
   int64_t end_ns = 0;    // transfer finished, failed or was abandoned
   std::vector<int64_t> choice_ns;          // arrival of every event with a non-empty "choices"
+  // Per choice event: usage.completion_tokens it carried (continuous usage; -1 without) and
+  // whether it had content (to count tokens per event for per-token ITL).
+  std::vector<int64_t> choice_usage;
+  std::vector<bool> choice_content;
   std::optional<int64_t> first_content_ns;  // first event with non-empty content
   int64_t content_events = 0;
   int64_t sse_events = 0;

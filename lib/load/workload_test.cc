@@ -264,7 +264,7 @@ TEST(RequestBody, OriginalKeyOrder) {
   std::string body = ChatBody("m", nlohmann::json::array({{{"role", "user"}, {"content", "hi"}}}), 5, 0.5, true);
   EXPECT_EQ(body,
             R"({"model":"m","messages":[{"content":"hi","role":"user"}],"max_tokens":5,"temperature":0.5,)"
-            R"("stream":true,"stream_options":{"include_usage":true},"ignore_eos":true})");
+            R"("stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true},"ignore_eos":true})");
 }
 
 TEST(Synthetic, LengthsFollowTheDistribution) {

@@ -213,6 +213,11 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   // Streams from before intended_ms existed carry no client_queue_ms: their summaries get no
   // *_intended blocks (and stay byte-identical).
   bool any_intended = false;
+  // Per-token ITL (docs/metrics.md): each gap divided by the tokens its later event carried, once
+  // per token. Only requests that carry itl_tokens (ib-load from this version on).
+  std::vector<double> itl_per_token;
+  bool any_per_token = false;
+  json itl_sources = json::object();
   json errors = json::object();
   json sources = json::object();
   std::size_t itl_count = 0;
@@ -244,6 +249,17 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
     if (r.client_queue_ms && r.ttft_ms) ttft_intended.push_back(*r.ttft_ms + *r.client_queue_ms);
     if (r.client_queue_ms && r.e2e_latency_ms) e2e_intended.push_back(*r.e2e_latency_ms + *r.client_queue_ms);
     itl.insert(itl.end(), r.inter_token_latencies_ms.begin(), r.inter_token_latencies_ms.end());
+    if (r.itl_tokens && r.itl_tokens->size() == r.inter_token_latencies_ms.size()) {
+      any_per_token = true;
+      const std::string src = r.itl_token_source.value_or("unknown");
+      itl_sources[src] = itl_sources.value(src, 0) + 1;
+      for (std::size_t i = 0; i < r.itl_tokens->size(); ++i) {
+        const double n = (*r.itl_tokens)[i];
+        if (!(n > 0)) continue;
+        const double v = r.inter_token_latencies_ms[i] / n;
+        for (int64_t k = std::max<int64_t>(1, std::llround(n)); k > 0; --k) itl_per_token.push_back(v);
+      }
+    }
     if (slos.any() && MeetsSlos(r, slos)) ++good;
   }
   auto total = static_cast<int64_t>(requests.size());
@@ -264,6 +280,7 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   s["tpot"] = Block(std::move(tpot), percentiles);
   s["itl"] = Block(std::move(itl), percentiles);
   s["tbt"] = s["itl"];  // the original tool's name for the pooled inter-token gaps
+  if (any_per_token) s["itl_per_token"] = Block(std::move(itl_per_token), percentiles);
   if (any_intended) {
     s["ttft_intended"] = Block(std::move(ttft_intended), percentiles);
     s["e2e_intended"] = Block(std::move(e2e_intended), percentiles);
@@ -283,6 +300,7 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
                  {"send_lag_ms", Block(std::move(send_lag), percentiles)},
                  {"token_count_source", sources}};
   if (any_intended) s["client"]["client_queue_ms"] = Block(std::move(client_queue), percentiles);
+  if (any_per_token) s["client"]["itl_token_source"] = std::move(itl_sources);
   s["percentiles"] = percentiles;
   s["gpu_summary"] = samples.empty() ? json(nullptr) : GpuSummary(samples, scrape_errors);
   return s;

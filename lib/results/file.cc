@@ -138,6 +138,9 @@ void Put(JsonOut& o, const std::vector<double>& list) {
   }
   o.Raw("]");
 }
+void Put(JsonOut& o, const std::optional<std::vector<double>>& v) {
+  if (v) Put(o, *v); else o.Null();
+}
 template <typename T>
 void Put(JsonOut& o, const std::optional<T>& v) { o.Opt(v); }
 template <typename T>

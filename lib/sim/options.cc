@@ -58,6 +58,9 @@ bool Validate(const Options& o, std::string* error) {
   if (o.threads < 4) return *error = "--threads must be >= 4", false;
   if (o.output_len_mean < 0) return *error = "--output-len-mean must be >= 0", false;
   if (o.default_max_tokens < 1) return *error = "--default-max-tokens must be >= 1", false;
+  if (o.tokens_per_chunk < 1) return *error = "--tokens-per-chunk must be >= 1", false;
+  if (o.speculative && o.tokens_per_chunk < 2)
+    return *error = "--speculative needs --tokens-per-chunk K >= 2 (events carry 1..K tokens)", false;
   if (o.writer != "scheduler" && o.writer != "handler")
     return *error = "--writer must be scheduler or handler", false;
   if (o.writer == "handler" && !o.deterministic)

@@ -56,6 +56,11 @@ struct Options {
   int64_t default_max_tokens = 256;
   double output_len_mean = 0;  // 0: always max_tokens (finish_reason "length")
   uint64_t seed = 1;
+  // Tokens per SSE event (SGLang --stream-interval, server-side flush batching): the server holds
+  // tokens back and writes them together. speculative: each event carries a seeded random 1..K
+  // (speculative decoding's accepted drafts) instead of exactly K.
+  int64_t tokens_per_chunk = 1;
+  bool speculative = false;
 
   // Server.
   int64_t port = 0;

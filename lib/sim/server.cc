@@ -69,6 +69,12 @@ struct Request {
   std::vector<int64_t> token_ns;
   std::string text;  // stream:false
   std::string buf;
+  // Tokens held back for the next event (--tokens-per-chunk): their text, how many, how many the
+  // event will carry, and a seeded draw for --speculative.
+  std::string pending;
+  int64_t pending_tokens = 0;
+  int64_t chunk_target = 1;
+  Rng chunk_rng{0};
   bool client_gone = false;
   bool dropped = false;
   bool errored = false;
@@ -251,7 +257,18 @@ struct Server::Impl {
     }
     r->buf.clear();
     if (r->fault == Fault::kMalformed && e.index == r->fault_at) r->buf += MalformedEvent(r->shape);
-    AppendTokenEvents(r->shape, e.index, text, e.last, r->finish_reason, &r->buf);
+    if (options.tokens_per_chunk > 1) {
+      r->pending += text;
+      if (++r->pending_tokens < r->chunk_target && !e.last) return;  // held for the next event
+    }
+    const int64_t carried = options.tokens_per_chunk > 1 ? r->pending_tokens : 1;
+    AppendTokenEvents(r->shape, e.index, options.tokens_per_chunk > 1 ? std::string_view(r->pending) : text,
+                      e.last, r->finish_reason, &r->buf, carried);
+    if (options.tokens_per_chunk > 1) {
+      r->pending.clear();
+      r->pending_tokens = 0;
+      r->chunk_target = NextChunkTarget(r);
+    }
     static thread_local std::string framed;
     framed.clear();
     AppendChunk(r->buf, &framed);
@@ -263,8 +280,15 @@ struct Server::Impl {
       finished->push_back(r);
       return;
     }
-    r->token_ns.push_back(t);
+    // Every token the event carried was written now (the truth of per-token ITL).
+    for (int64_t k = 0; k < carried; ++k) r->token_ns.push_back(t);
     if (e.last) finished->push_back(r);
+  }
+
+  int64_t NextChunkTarget(Request* r) {
+    const int64_t k = options.tokens_per_chunk;
+    if (!options.speculative) return k;
+    return std::min<int64_t>(k, 1 + static_cast<int64_t>(r->chunk_rng.Uniform() * static_cast<double>(k)));
   }
 
   // ---- handlers ----
@@ -453,6 +477,8 @@ struct Server::Impl {
     auto r = std::make_unique<Request>();
     const uint64_t index = request_counter.fetch_add(1);
     r->rng = Rng(options.seed * 0x9e3779b97f4a7c15ull + index);
+    r->chunk_rng = Rng(options.seed * 0x2545f4914f6cdd1dull + index);
+    r->chunk_target = NextChunkTarget(r.get());
     r->conn = conn;
     r->path = path;
     r->stream = stream;

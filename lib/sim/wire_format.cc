@@ -93,10 +93,10 @@ void PrepareHead(ResponseShape* r) {
 }
 
 void AppendTokenEvents(const ResponseShape& r, int64_t index, std::string_view text, bool last,
-                       std::string_view finish_reason, std::string* out) {
+                       std::string_view finish_reason, std::string* out, int64_t tokens) {
   const bool sglang = r.framework == Framework::kSglang;
   const bool chat = r.endpoint == Endpoint::kChat;
-  if (chat && index == 0) {
+  if (chat && index - tokens + 1 == 0) {
     Head(r, out);
     Choice(r, sglang ? R"({"reasoning_content":null,"role":"assistant","content":""})"
                      : R"({"role":"assistant","content":""})",

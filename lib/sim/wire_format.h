@@ -41,8 +41,9 @@ std::string ResponseId(Framework f, Endpoint e, const std::string& hex);
 // token of a chat stream is preceded by the role chunk; the last one is followed by the finish
 // chunk if the framework sends it separately, the usage chunk and data: [DONE].
 // finish_reason is "length" or "stop" and only used when last.
+// `tokens` > 1: the event carries tokens index-tokens+1..index (text is all of theirs).
 void AppendTokenEvents(const ResponseShape& r, int64_t index, std::string_view text, bool last,
-                       std::string_view finish_reason, std::string* out);
+                       std::string_view finish_reason, std::string* out, int64_t tokens = 1);
 
 // A mid-stream error event (HTTP stays 200) followed by data: [DONE].
 std::string StreamErrorEvents(Framework f, std::string_view message, std::string_view type,

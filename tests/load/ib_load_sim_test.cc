@@ -434,5 +434,73 @@ TEST(IbLoadVsSim, ClosedLoopBatchAndMultiTurnIntendedStarts) {
   }
 }
 
+// ---- Per-token ITL when an SSE event carries several tokens (docs/metrics.md) ----
+
+// The truth's per-token ITL: tokens written in one event share its write instant; each token of
+// an event after the first gets (its write - the previous event's write) / tokens in it.
+std::vector<double> TruthPerToken(const std::vector<Truth>& truth) {
+  std::vector<double> out;
+  for (const auto& t : truth) {
+    std::vector<std::pair<int64_t, int>> events;  // write instant, tokens
+    for (int64_t ns : t.token_ns) {
+      if (!events.empty() && events.back().first == ns) ++events.back().second;
+      else events.push_back({ns, 1});
+    }
+    for (std::size_t c = 1; c < events.size(); ++c)
+      for (int k = 0; k < events[c].second; ++k)
+        out.push_back(Ms(events[c].first - events[c - 1].first) / events[c].second);
+  }
+  return out;
+}
+
+std::vector<double> ClientPerToken(const std::vector<events::RequestComplete>& requests, std::string* source) {
+  std::vector<double> out;
+  for (const auto& rc : requests) {
+    EXPECT_TRUE(rc.itl_tokens.has_value());
+    if (!rc.itl_tokens) continue;
+    *source = rc.itl_token_source.value_or("");
+    for (std::size_t i = 0; i < rc.itl_tokens->size(); ++i) {
+      double n = (*rc.itl_tokens)[i];
+      for (int k = 0; k < std::llround(n); ++k) out.push_back(rc.inter_token_latencies_ms[i] / n);
+    }
+  }
+  return out;
+}
+
+void CheckPerTokenItl(std::vector<std::string> extra_sim, std::vector<std::string> extra_load, const std::string& want_source) {
+  std::vector<std::string> sim = kDeterministic;
+  sim.insert(sim.end(), extra_sim.begin(), extra_sim.end());
+  std::vector<std::string> load = {"--max-tokens", "16", "--ignore-eos", "--timeout-s", "20", "--idle-timeout-s", "10",
+                                   "--workload", "concurrent", "--concurrency", "2", "--count", "6"};
+  load.insert(load.end(), extra_load.begin(), extra_load.end());
+  SimRun r = RunWithSim(sim, load);
+  EXPECT_EQ(r.load.exit_code, 0) << r.load.stderr_text;
+  ASSERT_EQ(r.requests.size(), 6u);
+  ASSERT_EQ(r.truth.size(), 6u);
+  std::string source;
+  std::vector<double> client = ClientPerToken(r.requests, &source);
+  std::vector<double> truth = TruthPerToken(r.truth);
+  EXPECT_EQ(source, want_source);
+  ASSERT_EQ(client.size(), truth.size());  // every token after the first event counted once
+  EXPECT_NEAR(P50(client), P50(truth), 0.5);
+  nlohmann::json s = results::Summarize(r.requests, {}, 1.0, 0, {50}, {});
+  ASSERT_TRUE(s["itl_per_token"].is_object()) << s.dump();
+  EXPECT_NEAR(s["itl_per_token"]["p50"].get<double>(), P50(client), 1e-6);
+  EXPECT_EQ(s["client"]["itl_token_source"][want_source], 6);
+}
+
+TEST(IbLoadVsSim, PerTokenItlWithFourTokensPerEvent) {
+  CheckPerTokenItl({"--tokens-per-chunk", "4"}, {}, "usage");
+}
+
+TEST(IbLoadVsSim, PerTokenItlWithSpeculativeEvents) {
+  CheckPerTokenItl({"--tokens-per-chunk", "4", "--speculative", "--seed", "5"}, {}, "usage");
+}
+
+TEST(IbLoadVsSim, PerTokenItlEstimatedWithoutContinuousUsage) {
+  // SGLang's personality sends no running usage: the final total is spread over the events.
+  CheckPerTokenItl({"--tokens-per-chunk", "4", "--framework", "sglang"}, {"--framework", "sglang"}, "estimated");
+}
+
 }  // namespace
 }  // namespace ib::load

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   flags.Bool("no-prefix-caching", &no_prefix_caching, "disable the prefix cache");
   flags.Int("default-max-tokens", &o.default_max_tokens, "max_tokens when a request gives none");
   flags.Double("output-len-mean", &o.output_len_mean, "mean of a seeded output length (EOS) capped by max_tokens; 0: always max_tokens");
+  flags.Int("tokens-per-chunk", &o.tokens_per_chunk, "tokens per SSE event (SGLang --stream-interval, batched flushes)");
+  flags.Bool("speculative", &o.speculative, "each event carries a seeded random 1..K tokens (K = --tokens-per-chunk)");
   flags.Int("port", &o.port, "TCP port on 127.0.0.1 (0: ephemeral)");
   flags.String("port-file", &o.port_file, "write the real port here (atomically) once listening");
   flags.String("truth", &o.truth_file, "write one NDJSON line per request with server timestamps");
