@@ -127,6 +127,15 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
     out << "  " << it.index << "/" << it.total << "  " << it.name
         << (params.empty() ? "" : "  (" + params + ")") << "  " << n << " requests\n";
   }
+  if (!o.resume_run_id.empty()) {
+    std::string error;
+    std::string resume = DescribeResume(o, c, &error);
+    if (!error.empty()) {
+      err << "ib-run: error: " << error << "\n";
+      return exit_code::kUsage;
+    }
+    out << resume;
+  }
   out << "Total requests: " << total << (warmup > 0 ? " (+" + std::to_string(warmup) + " warmup)" : "")
       << "\n";
   if (o.server_url.empty() && c.infrastructure.provider == "runpod") {

@@ -216,6 +216,22 @@ Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
               ", not partial: nothing to resume";
     return r;
   }
+  // Resuming the same partial run twice would send its remaining requests again: the run that
+  // already continued it is the one to resume.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    auto other = results::ReadResults(entry.path().string(), /*headers_only=*/true);
+    if (other.file && other.file->resumed_from == run_id) {
+      std::string id = entry.path().stem().string();
+      r.error = "--resume: " + run_id + " was already resumed by " + id + " (" +
+                (other.file->status.empty() ? "unknown" : other.file->status) + "); " +
+                (other.file->status == "partial" || other.file->status == "failed"
+                     ? "resume " + id + " instead"
+                     : "nothing is left to resume");
+      return r;
+    }
+  }
   std::string name = runid::NameOf(run_id);
   for (std::size_t i = 0; i < iterations.size(); ++i) {
     if (iterations[i].name == name) {
@@ -937,6 +953,33 @@ std::optional<config::ExperimentConfig> LoadOrReport(const RunOptions& o, std::o
 }
 
 }  // namespace
+
+std::string DescribeResume(const RunOptions& o, const config::ExperimentConfig& c,
+                           std::string* error) {
+  std::string dir = o.output_dir.empty() ? c.metrics.output_dir : o.output_dir;
+  auto iterations = config::ExpandSweep(c);
+  Resume r = ResumePoint(o.resume_run_id, dir, iterations);
+  if (!r.ok) {
+    *error = r.error;
+    return "";
+  }
+  const auto& it = iterations[r.index];
+  int64_t planned = it.config.TotalRequests();
+  int64_t left = 0;
+  for (int64_t i = 0; i < planned; ++i) left += r.finished.count(i) ? 0 : 1;
+  std::string out = "Resume: " + o.resume_run_id + ": iteration " + std::to_string(it.index) + "/" +
+                    std::to_string(it.total) + " (" + it.name + ") sends the " +
+                    std::to_string(left) + " of " + std::to_string(planned) +
+                    " requests not finished";
+  if (r.files > 1) out += " (" + std::to_string(r.files) + " files)";
+  out += "\n";
+  if (r.index > 0) out += "  iterations 1.." + std::to_string(r.index) + " keep their results\n";
+  if (r.index + 1 < iterations.size()) {
+    out += "  iterations " + std::to_string(r.index + 2) + ".." + std::to_string(iterations.size()) +
+           " run in full\n";
+  }
+  return out;
+}
 
 int Run(const RunOptions& options) {
   std::ostringstream err;

@@ -20,6 +20,10 @@
 #include <ostream>
 #include <string>
 
+namespace ib::config {
+struct ExperimentConfig;
+}  // namespace ib::config
+
 namespace ib::orchestrate {
 
 struct RunOptions {
@@ -48,5 +52,9 @@ int Run(const RunOptions& options);
 // --dry-run: prints the resolved config, the iterations, the request counts and (runpod) the
 // cost estimate to out; diagnostics to err. 0, or 2 for an invalid config.
 int DryRun(const RunOptions& options, std::ostream& out, std::ostream& err);
+// --dry-run --resume: what the resume would send ("Resume: RUN: iteration i/n (name) sends the
+// K of N requests not finished"), or "" with *error set when it cannot be resumed.
+std::string DescribeResume(const RunOptions& options, const config::ExperimentConfig& config,
+                           std::string* error);
 
 }  // namespace ib::orchestrate

@@ -121,6 +121,9 @@ std::string FormatShow(const json& r) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"  Status", Text(At(r, "status"), "unknown")});
   if (At(r, "stop_reason").is_string()) rows.push_back({"  Stopped", Text(At(r, "stop_reason"))});
+  // A resumed run links to the partial run it continues (docs/results-format.md).
+  if (At(r, "metadata.resumed_from").is_string())
+    rows.push_back({"  Resumed from", Text(At(r, "metadata.resumed_from"))});
   rows.push_back({"  Framework", Framework(r)});
   rows.push_back({"  Model", Model(r)});
   rows.push_back({"  GPU", GpuOf(r)});
@@ -136,10 +139,17 @@ std::string FormatShow(const json& r) {
     out += "  Could not reconstruct metrics summary.\n";
   } else {
     char line[256];
-    std::snprintf(line, sizeof line, "  Requests:     %s/%s        Errors: %s\n",
+    std::snprintf(line, sizeof line, "  Requests:     %s/%s        Errors: %s",
                   Text(s["successful_requests"]).c_str(), Text(s["total_requests"]).c_str(),
                   Text(At(s, "failed_requests")).c_str());
     out += line;
+    // A partial run sent fewer than it planned: say how many were planned.
+    const json& planned = At(r, "metadata.planned_requests");
+    if (planned.is_number_integer() && s["total_requests"].is_number_integer() &&
+        planned.get<int64_t>() != s["total_requests"].get<int64_t>()) {
+      out += "        Planned: " + std::to_string(planned.get<int64_t>());
+    }
+    out += "\n";
     out += "  Duration:     " + Fixed(At(s, "total_duration_s"), 1, "s") + "\n";
     out += "  Throughput:   " + Fixed(At(s, "tokens_per_second"), 1, " tok/s") + "   (" +
            Fixed(At(s, "requests_per_second"), 1, " req/s") + ")\n\n";

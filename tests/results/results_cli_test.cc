@@ -127,6 +127,16 @@ TEST(IbResults, ExportsRequestsAndSummary) {
   Outcome summary = Results(dir, {"export", "baseline", "--format", "csv", "--summary"});
   EXPECT_NE(summary.out.find("ttft.p50,120.5\n"), std::string::npos) << summary.out;
   EXPECT_EQ(Results(dir, {"export", "baseline", "--format", "xml"}).code, 2);
+  // A partial resumed run: planned vs done, and the run it continues.
+  std::ofstream(dir + "/resumed-20260102-000000.json")
+      << R"({"run_id":"resumed-20260102-000000","status":"partial","metadata":{"planned_requests":60,)"
+      << R"("resumed_from":"first-20260101-000000"},"summary":{"total_requests":40,"successful_requests":40,)"
+      << R"("failed_requests":0},"requests":[]})";
+  Outcome partial = Results(dir, {"show", "resumed-20260102-000000"});
+  ASSERT_EQ(partial.code, 0);
+  EXPECT_NE(partial.out.find("Requests:     40/40        Errors: 0        Planned: 60\n"), std::string::npos) << partial.out;
+  EXPECT_NE(partial.out.find("Resumed from"), std::string::npos) << partial.out;
+  EXPECT_NE(partial.out.find("first-20260101-000000"), std::string::npos) << partial.out;
   // started_at in microseconds (as ib-load writes it), finished_at in milliseconds: the CSV
   // gives both the same precision.
   std::ofstream(dir + "/csvtime-20260101-000000.json")

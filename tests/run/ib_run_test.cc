@@ -316,9 +316,28 @@ TEST_F(IbRunTest, ResumePlansTheRequestsLeftOrSaysWhyItCannot) {
   std::ofstream(dir_ + "/results/fake-sweep-c1-20260101-000000.json") << R"({"status":"partial","requests":[
     {"request_index":0},{"request_index":1},{"request_index":2,"error_kind":"cancelled"},
     {"request_index":3,"error_kind":"http_status"}]})";
+  // --dry-run shows the resumed plan, not the full one, and sends nothing.
+  Result dry = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000", "--dry-run"}));
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("Resume: fake-sweep-c1-20260101-000000: iteration 1/2 (fake-sweep-c1) sends "
+                         "the 2 of 5 requests not finished\n  iterations 2..2 run in full\n"),
+            std::string::npos) << dry.out;
   Result r = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000"}));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(HasLog(r, "iteration 1/2 (fake-sweep-c1) sends the 2 of 5 requests not finished (2,4)"));
+  // The same partial run a second time: its remaining requests were sent already. (This
+  // test's stand-in ib-aggregate writes no metadata: the resumed file is written as ib-aggregate
+  // writes it, metadata.resumed_from; tests/run/resume_run_test runs the real tools.)
+  std::ofstream(dir_ + "/results/fake-sweep-c1-20260102-000000.json")
+      << R"({"run_id":"fake-sweep-c1-20260102-000000","status":"partial","metadata":{"resumed_from":"fake-sweep-c1-20260101-000000"}})";
+  Result twice = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000"}));
+  EXPECT_EQ(twice.code, 2);
+  EXPECT_NE(twice.err.find("ib-run: error: --resume: fake-sweep-c1-20260101-000000 was already resumed by "
+                           "fake-sweep-c1-20260102-000000 (partial); resume fake-sweep-c1-20260102-000000 instead"),
+            std::string::npos) << twice.err;
+  Result twice_dry = RunIbRun(RunArgs({"--resume", "fake-sweep-c1-20260101-000000", "--dry-run"}));
+  EXPECT_EQ(twice_dry.code, 2);
+  EXPECT_NE(twice_dry.err.find("was already resumed by"), std::string::npos) << twice_dry.err;
 
   // Every request finished, but the file is partial (the stream ended before iteration_done):
   // nothing is sent for that iteration; the next one runs.
