@@ -52,7 +52,7 @@ std::string Progress::SummaryTable(const std::string& run_id, const nlohmann::js
   row("Throughput", Cell(Number(s, "requests_per_second"), 2, " req/s") + ", " +
                         Cell(Number(s, "tokens_per_second"), 1, " tok/s"));
   // *_intended: from the instant each request should have started (client hold-back included).
-  for (const char* metric : {"ttft", "ttft_intended", "tpot", "e2e_latency", "e2e_intended"}) {
+  for (const char* metric : {"ttft", "ttft_intended", "tpot", "itl_per_token", "e2e_latency", "e2e_intended"}) {
     if (!s.contains(metric) || s[metric].is_null()) continue;
     row(std::string(metric) + " (ms)", "p50 " + Cell(Number(s, metric, "p50"), 1, "") + "  p95 " +
                                            Cell(Number(s, metric, "p95"), 1, "") + "  p99 " +

@@ -162,6 +162,8 @@ std::string FormatShow(const json& r) {
     if (s.contains("e2e_intended"))
       out += "  Lat. intended: " + Percentiles(At(s, "e2e_intended")) + "   (from the intended start)\n";
     out += "  TBT:          " + Percentiles(At(s, "tbt")) + "   (pooled inter-token gaps = ITL)\n";
+    if (s.contains("itl_per_token"))
+      out += "  ITL per token: " + Percentiles(At(s, "itl_per_token")) + "   (each gap / tokens in its event)\n";
     if (s.contains("tpot")) out += "  TPOT:         " + Percentiles(At(s, "tpot")) + "\n";
     if (s.contains("ttfc")) out += "  TTFC:         " + Percentiles(At(s, "ttfc")) + "\n";
     const json& goodput = At(s, "goodput");
