@@ -212,7 +212,7 @@
       this.drawnGpu = n;
     }
 
-    histTraces(key, values, baseValues, unit, intendedValues) {
+    histTraces(key, values, baseValues, unit, intendedValues, intendedName) {
       const c = themeColors();
       const sets = [values].concat(baseValues ? [baseValues] : [], intendedValues ? [intendedValues] : []);
       const bins = M.binsFor(sets);
@@ -234,7 +234,7 @@
       if (intendedValues) {  // the same requests measured from their intended start (docs/metrics.md)
         const i = M.histogram(intendedValues, bins, norm);
         traces.push({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: c.orange, width: 1.4 },
-          x: i.x, y: i.y, name: 'from intended start', hovertemplate: `%{y${norm ? ':.1f' : ''}}<extra>from intended start</extra>` });
+          x: i.x, y: i.y, name: intendedName, hovertemplate: `%{y${norm ? ':.1f' : ''}}<extra>${intendedName}</extra>` });
       }
       return traces;
     }
@@ -243,9 +243,12 @@
       const run = this.run;
       const base = this.baseline ? this.baseline.run[field] : null;
       // TTFT and E2E: when the client held requests back, the intended-start view beside the write's.
-      const held = run[field + 'Intended'];
-      const intended = held && held.length && held.some((v, k) => v - run[field][k] > 0.5) ? held : null;
-      const traces = this.histTraces(key, run[field], base && base.length ? base : null, unit, intended);
+      // TBT: when events carried several tokens, the per-token view beside the per-event one.
+      const held = field === 'itl' ? run.itlPerToken : run[field + 'Intended'];
+      const intended = held && held.length && (field === 'itl' ? held.length !== run.itl.length :
+        held.some((v, k) => v - run[field][k] > 0.5)) ? held : null;
+      const traces = this.histTraces(key, run[field], base && base.length ? base : null, unit, intended,
+        field === 'itl' ? 'per token' : 'from intended start');
       const layout = baseLayout(CHARTS.find((c) => c.key === key).title, unit, base ? '% of requests' : 'requests', `${this.prefix}-${run.runId}-${!!base}`);
       layout.barmode = 'overlay';
       layout.showlegend = !!base || !!intended;

@@ -18,6 +18,8 @@
       ttft: [], e2e: [], itl: [],
       // From the intended start (ttft + client_queue_ms): only requests that carry client_queue_ms.
       ttftIntended: [], e2eIntended: [],
+      // Per token: each gap divided by the tokens its event carried (itl_tokens), once per token.
+      itlPerToken: [],
       failed: 0, warmup: 0, tMaxS: 0,
     };
   }
@@ -72,8 +74,16 @@
       if (queue != null && ttft != null) run.ttftIntended.push(ttft + queue);
       if (queue != null && e2e != null) run.e2eIntended.push(e2e + queue);
       const itl = d.inter_token_latencies_ms;
+      const tok = Array.isArray(d.itl_tokens) && Array.isArray(itl) && d.itl_tokens.length === itl.length ? d.itl_tokens : null;
       if (Array.isArray(itl) && itl.length) {
         for (let i = 0; i < itl.length; i++) { const v = itl[i]; if (typeof v === 'number' && Number.isFinite(v)) run.itl.push(v); }
+        if (tok) {
+          for (let i = 0; i < itl.length; i++) {
+            const n = num(tok[i]);
+            if (!(n > 0) || num(itl[i]) == null) continue;
+            for (let k = Math.max(1, Math.round(n)); k > 0; k--) run.itlPerToken.push(itl[i] / n);
+          }
+        }
       } else if (num(d.tbt_ms) != null) {
         run.itl.push(d.tbt_ms); // stream v1 carried only the per-request mean
       }

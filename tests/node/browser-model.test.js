@@ -173,3 +173,14 @@ test('requests held back by the client get an intended-start TTFT/E2E beside the
   assert.ok(!labels.includes('E2E (intended start)'), 'absent from the summary: no card');
   assert.equal(cards.find((c) => c.label === 'TTFT (intended start)').value, M.fmtMs(70));
 });
+
+test('events carrying several tokens give a per-token ITL beside the per-event one', () => {
+  const run = M.newRun('k4');
+  M.addRequest(run, { request_index: 0, start_ms: 0, end_ms: 90, ttft_ms: 45, e2e_latency_ms: 105,
+    inter_token_latencies_ms: [0.1, 20, 20, 20], itl_tokens: [0, 4, 4, 4], itl_token_source: 'usage' }, null, null);
+  M.addRequest(run, { request_index: 1, start_ms: 0, end_ms: 90, ttft_ms: 45, e2e_latency_ms: 105,
+    inter_token_latencies_ms: [10, 10] }, null, null);  // an old file: no itl_tokens
+  assert.deepEqual(run.itl, [0.1, 20, 20, 20, 10, 10]);
+  assert.equal(run.itlPerToken.length, 12);
+  assert.ok(run.itlPerToken.every((v) => v === 5));
+});
