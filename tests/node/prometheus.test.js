@@ -290,8 +290,11 @@ test('a sweep: the next iteration replaces the previous one on /metrics', { time
     '--quiet'], { env: { ...process.env, IB_BIN_DIR: BIN_DIR }, keepStdout: true });
   ibRun.stdout.pipe(dash.proc.stdin, { end: false });
   assert.strictEqual((await ibRun.exited).code, 0, ibRun.output().err);
-  const files = fs.readdirSync(outDir).filter((f) => f.endsWith('.json')).sort();
-  assert.strictEqual(files.length, 2, files.join(','));
+  // One results file per iteration, and the sweep's study file beside them.
+  const all = fs.readdirSync(outDir).sort();
+  assert.strictEqual(all.filter((f) => f.endsWith('.study.json')).length, 1, all.join(','));
+  const files = all.filter((f) => f.endsWith('.json') && !f.endsWith('.study.json'));
+  assert.strictEqual(files.length, 2, all.join(','));
   const [first, second] = files.map((f) => JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8')))
     .sort((a, b) => a.metadata.iteration - b.metadata.iteration);
   // The last event of the second iteration ib-dash sees for it is its iteration_done.
