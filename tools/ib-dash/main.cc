@@ -29,11 +29,16 @@ bool StdinIsPiped() {
 
 std::string FindWebDir(const std::string& flag) {
   if (!flag.empty()) return flag;
-  for (const std::string& dir : {std::string("web"), ib::proc::SelfDir() + "/web",
+  // ./web (run from the checkout), then beside the binary: bin/ib-dash of a checkout (../web),
+  // an install (../share/ib/web), or web/ next to it.
+  for (const std::string& dir : {std::string("web"), ib::proc::SelfDir() + "/../web", ib::proc::SelfDir() + "/web",
                                  ib::proc::SelfDir() + "/../share/ib/web"}) {
     struct stat st{};
     if (::stat((dir + "/index.html").c_str(), &st) == 0) return dir;
   }
+  std::fprintf(stderr,
+               "ib-dash: warning: no page files (web/index.html) here or beside the binary: the page will "
+               "answer 404; run from the checkout or pass --web-dir\n");
   return "web";
 }
 
@@ -73,7 +78,7 @@ int main(int argc, char** argv) {
   flags.Double("save-grace", &save_grace_s,
                "seconds a run that ended without a results file waits for another writer's "
                "(ib-aggregate) before ib-dash saves it");
-  flags.String("web-dir", &web_dir, "the page's files (default: ./web, or web/ beside the binary)");
+  flags.String("web-dir", &web_dir, "the page's files (default: ./web, else ../web, web/ or ../share/ib/web beside the binary)");
   flags.Epilog(
       "Reads an event stream from stdin when it is piped:  ib-run x.yaml | ib-dash\n"
       "Exit codes: 0 stopped by SIGINT/SIGTERM (its normal end), 2 bad usage or cannot listen.");
