@@ -5,6 +5,12 @@
 // Loading: YAML -> extends chain (any depth, cycles detected, maps merged deeply, lists
 // replaced, relative paths resolved from the file that wrote them) -> typed fields ->
 // validation that collects every problem with its FILE:LINE.
+//
+//   ib::config::LoadResult r = ib::config::LoadExperiment("experiments/examples/sim-demo.yaml");
+//   if (!r.ok()) { for (const auto& d : r.diagnostics) std::cerr << d.Format("ib-run") << "\n"; return 2; }
+//   for (const ib::config::Iteration& it : ib::config::ExpandSweep(*r.config))
+//     Run(it.name, it.config);                      // "sim-demo-c4", "sim-demo-c16", ...
+//   nlohmann::json experiment = ib::config::ToJson(*r.config);  // the results file's "experiment"
 #pragma once
 
 #include <map>

@@ -1,6 +1,9 @@
 // The GPU types a config may name (infrastructure.gpu_type), with RunPod's id and the hourly
 // prices of the original tool's table. lib/pricing builds on this table (and can refresh the
 // prices from RunPod's API); config validation needs only the keys.
+//
+//   if (const ib::config::GpuType* gpu = ib::config::FindGpuType("A100-80GB"))
+//     cost_usd = hours * gpu->community_usd_per_hr;   // nullptr: not a type configs may name
 #pragma once
 
 #include <string>

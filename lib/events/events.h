@@ -6,6 +6,12 @@
 // Version 1 is the dashboard plan's original protocol (no "v"); ParseEvent upgrades v1 lines
 // (gpu_sample's timestamp/active_requests/queued_requests/..., request_complete's tbt_ms) so
 // old captures still load. docs/events.md lists every field.
+//
+//   ib::events::RequestComplete r;  r.run_id = "sim-smoke-20261204-120000";  r.request_index = 0;
+//   std::string line = ib::events::Serialize(ib::events::Event{r});   // one NDJSON line
+//   ib::events::ParseResult p = ib::events::ParseEvent(line);
+//   if (!p.event) fail(p.error);                                     // "line 1: ..." for humans
+//   if (auto* rc = std::get_if<ib::events::RequestComplete>(&*p.event)) use(rc->ttft_ms);
 #pragma once
 
 #include <cstdint>
