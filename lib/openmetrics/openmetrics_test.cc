@@ -10,6 +10,7 @@
 #include "lib/results/file.h"
 #include "lib/results/aggregator.h"
 #include "lib/results/test_runs.h"
+#include "lib/stats/slo_metrics.h"
 
 namespace ib::openmetrics {
 namespace {
@@ -220,13 +221,49 @@ TEST(RunMetrics, IntendedLatenciesOnceTheEventsCarryThem) {
   EXPECT_EQ(s["ib_client_queue_seconds_count{" + kLabels + "}"], "2");
 }
 
-// docs/ib-dash.md states the bound: 299 series per run plus one per numeric swept parameter
-// (218 + P for streams without client_queue_ms).
+// Goodput and per-token ITL by the results file's own rules (lib/results MeetsSlos and
+// ForEachPerTokenGap): the counter equals summary.goodput.good_requests, the histogram counts
+// one value per token as summary.itl_per_token does.
+TEST(RunMetrics, GoodputAndPerTokenItlAsTheResultsFileCountsThem) {
+  LiveMetrics live;
+  events::Phase exec = Execution("r1");
+  exec.data["experiment"]["metrics"] = {{"goodput", {{"ttft_ms", 20}, {"tpot_ms", 50}}}};
+  live.Add(exec);
+  auto s = Samples(live.Page(Format::kOpenMetrics));
+  EXPECT_EQ(s["ib_goodput_requests_total{" + kLabels + "}"], "0");
+  EXPECT_EQ(s["ib_goodput_slo_seconds{" + kLabels + ",metric=\"ttft_ms\"}"], "0.02");
+  EXPECT_EQ(s["ib_goodput_slo_seconds{" + kLabels + ",metric=\"tpot_ms\"}"], "0.05");
+  EXPECT_EQ(s.count("ib_itl_per_token_seconds_count{" + kLabels + "}"), 0u);  // no itl_tokens yet
+  auto good = Request("r1", 1, 0, 12, 100);    // TTFT 12 ms, TPOT 29.3 ms: meets both
+  good.itl_tokens = std::vector<double>{1, 2, 0};  // gaps 2, 3, 4 ms: 2/1 once, 3/2 twice, none
+  live.Add(good);
+  live.Add(Request("r1", 2, 5, 30, 200));      // TTFT 30 ms: misses
+  live.Add(Request("r1", 3, 5, 0, 50, "timeout"));  // a failure is never good
+  s = Samples(live.Page(Format::kOpenMetrics));
+  EXPECT_EQ(s["ib_goodput_requests_total{" + kLabels + "}"], "1");
+  EXPECT_EQ(s["ib_itl_per_token_seconds_count{" + kLabels + "}"], "3");
+  EXPECT_NEAR(std::stod(s["ib_itl_per_token_seconds_sum{" + kLabels + "}"]), 0.005, 1e-12);
+  EXPECT_EQ(s["ib_itl_per_token_seconds_bucket{" + kLabels + ",le=\"0.0015\"}"], "2");
+  EXPECT_EQ(s["ib_itl_per_token_seconds_bucket{" + kLabels + ",le=\"0.002\"}"], "3");
+  EXPECT_EQ(s["ib_itl_seconds_count{" + kLabels + "}"], "6");  // per event, unchanged
+
+  // The same requests through lib/results give the same two figures.
+  results::Slos slos = results::SlosFrom(exec.data["experiment"]["metrics"], {});
+  EXPECT_TRUE(results::MeetsSlos(good, slos));
+  EXPECT_FALSE(results::MeetsSlos(Request("r1", 2, 5, 30, 200), slos));
+}
+
+// docs/ib-dash.md states the bound: 335 series per run plus one per numeric swept parameter
+// (218 + P for streams without client_queue_ms, itl_tokens or goodput SLOs).
 TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   LiveMetrics live;
   live.Add(Execution("r1"));
   // Every optional family present: both offered loads (a real config has one of the two).
-  live.Add(events::Phase{"r1", events::phase::kExecution, {{"experiment", {{"workload", {{"request_rate", 2}}}}}}});
+  // ... and every goodput key a config may write (lib/stats GoodputKeys, aliases included).
+  json goodput = json::object();
+  for (const std::string& key : stats::GoodputKeys()) goodput[key] = 100;
+  live.Add(events::Phase{"r1", events::phase::kExecution,
+                         {{"experiment", {{"workload", {{"request_rate", 2}}}, {"metrics", {{"goodput", goodput}}}}}}});
   const char* kinds[] = {"http_status", "sse_error", "timeout", "idle_timeout", "connect",
                          "reset", "truncated", "cancelled", "skipped", "x", "y"};
   int i = 0;
@@ -235,6 +272,7 @@ TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   r.send_lag_ms = 1;
   r.intended_ms = 0;
   r.client_queue_ms = 1;
+  r.itl_tokens = std::vector<double>{1, 1, 1};
   live.Add(r);
   events::GpuSample g;
   g.run_id = "r1";
@@ -245,7 +283,7 @@ TEST(LiveMetrics, CardinalityBoundAsDocumented) {
   json params = {{"concurrency", 4}, {"name", "not a number"}};
   live.Add(events::Phase{"r1", events::phase::kIterationDone,
                          {{"params", params}, {"client", {{"cpu_s", 1}, {"max_rss_mb", 1}, {"loop_stalls", 0}}}}});
-  EXPECT_EQ(Samples(live.Page(Format::kOpenMetrics)).size(), 299u + 1u);
+  EXPECT_EQ(Samples(live.Page(Format::kOpenMetrics)).size(), 335u + 1u);
 }
 
 TEST(Export, FinishedRunAsTimestampedOpenMetrics) {

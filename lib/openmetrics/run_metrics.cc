@@ -118,6 +118,7 @@ void RunMetrics::AddPhase(const events::Phase& p) {
   if (auto v = Num(d, "total")) iterations_ = v;
   if (p.phase == events::phase::kExecution) {
     if (auto v = Num(d, "total_requests")) planned_requests_ = v;
+    slos_ = results::SlosFrom(Obj(Obj(d, "experiment"), "metrics"), {});
   }
   if (const json& params = Obj(d, "params"); params.is_object()) {
     for (const auto& [k, v] : params.items())
@@ -162,6 +163,11 @@ void RunMetrics::AddRequest(const events::RequestComplete& r) {
   }
   if (r.tpot_ms) tpot_.Observe(*r.tpot_ms / 1000);
   for (double gap : r.inter_token_latencies_ms) itl_.Observe(gap / 1000);
+  if (r.itl_tokens) saw_per_token_ = true;
+  results::ForEachPerTokenGap(r, [&](double gap_ms, int64_t tokens) {
+    for (int64_t k = 0; k < tokens; ++k) itl_per_token_.Observe(gap_ms / 1000);
+  });
+  if (slos_.any() && results::MeetsSlos(r, slos_)) ++good_requests_;
 }
 
 void RunMetrics::Add(const events::Event& event) {
@@ -236,6 +242,12 @@ void WritePoints(Writer& w, const std::vector<Point>& points) {
   intended("ib_e2e_intended_seconds",
            "E2E latency measured from the instant the request should have started (e2e_latency_ms + client_queue_ms).",
            &RunMetrics::e2e_intended_);
+  if (last.saw_per_token_) {
+    histogram("ib_itl_per_token_seconds",
+              "Per-token ITL: each inter-token gap divided by the tokens its later event carried, counted once "
+              "per token (itl_tokens; equals ib_itl_seconds when every event carries one token).",
+              &RunMetrics::itl_per_token_);
+  }
   intended("ib_client_queue_seconds",
            "How long ib-load held each request back after its intended start (client_queue_ms), every non-warmup request.",
            &RunMetrics::client_queue_);
@@ -251,6 +263,18 @@ void WritePoints(Writer& w, const std::vector<Point>& points) {
            }
            return s;
          });
+  if (last.slos_.any()) {
+    family("ib_goodput_requests", Type::kCounter,
+           "Successful requests that met every SLO of the run's metrics.goodput (summary.goodput.good_requests).",
+           "", [](const RunMetrics& m) { return Series{{{}, static_cast<double>(m.good_requests_)}}; });
+    family("ib_goodput_slo_seconds", Type::kGauge,
+           "The run's goodput SLOs (metrics.goodput), by metric name as configs write it, in seconds.", "seconds",
+           [](const RunMetrics& m) {
+             Series s;
+             for (const auto& [name, limit] : m.slos_.limits) s.push_back({{{"metric", name}}, limit / 1000});
+             return s;
+           });
+  }
   family("ib_warmup_requests", Type::kCounter, "Warmup requests that finished (kept out of every other figure).",
          "", [](const RunMetrics& m) { return Series{{{}, static_cast<double>(m.warmup_requests_)}}; });
   family("ib_prompt_tokens", Type::kCounter, "Prompt tokens of successful requests.", "",

@@ -22,6 +22,7 @@
 
 #include "lib/events/events.h"
 #include "lib/openmetrics/writer.h"
+#include "lib/results/aggregator.h"
 
 namespace ib::openmetrics {
 
@@ -62,6 +63,13 @@ class RunMetrics {
   Histogram ttft_intended_{&TtftBuckets()}, e2e_intended_{&E2eBuckets()};
   Histogram client_queue_{&SendLagBuckets()};
   bool saw_intended_ = false;
+  // Per-token ITL (docs/metrics.md), written once any request carried itl_tokens.
+  Histogram itl_per_token_{&TokenGapBuckets()};
+  bool saw_per_token_ = false;
+  // Goodput: the run's metrics.goodput SLOs (from its execution phase) and the requests meeting
+  // them, by the results file's own rule (lib/results MeetsSlos).
+  results::Slos slos_;
+  uint64_t good_requests_ = 0;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;  // (outcome, error_kind)
   uint64_t warmup_requests_ = 0, degraded_requests_ = 0;
   double prompt_tokens_ = 0, completion_tokens_ = 0;

@@ -68,15 +68,6 @@ std::optional<double> PerRequestValue(const events::RequestComplete& r, const st
   return std::nullopt;
 }
 
-bool MeetsSlos(const events::RequestComplete& r, const Slos& slos) {
-  for (const auto& [name, limit] : slos.limits) {
-    const stats::SloMetric* m = stats::FindSloMetric(name);
-    if (m == nullptr || !m->per_request) continue;  // SlosFrom keeps none of these
-    std::optional<double> v = PerRequestValue(r, *m);
-    if (!v ? !m->absent_meets : *v > limit) return false;
-  }
-  return true;
-}
 
 using SampleField = std::optional<double> events::GpuSample::*;
 
@@ -158,17 +149,6 @@ json GpuSummary(const std::vector<events::GpuSample>& samples, int64_t scrape_er
   return g;
 }
 
-Slos SlosFrom(const json& metrics, const Slos& fallback) {
-  const json& goodput = At(metrics, "goodput");
-  if (!goodput.is_object()) return fallback;
-  Slos s;
-  for (auto it = goodput.begin(); it != goodput.end(); ++it) {
-    const stats::SloMetric* m = stats::FindSloMetric(it.key());
-    if (m == nullptr || !m->per_request || !it.value().is_number()) continue;
-    s.limits.emplace_back(it.key(), it.value().get<double>());
-  }
-  return s;
-}
 
 std::vector<double> PercentilesFrom(const json& metrics, const std::vector<double>& fallback) {
   const json& list = At(metrics, "percentiles");
@@ -204,6 +184,28 @@ bool IsNormalEndReason(const std::string& reason) {
 }
 
 }  // namespace
+
+Slos SlosFrom(const json& metrics, const Slos& fallback) {
+  const json& goodput = At(metrics, "goodput");
+  if (!goodput.is_object()) return fallback;
+  Slos s;
+  for (auto it = goodput.begin(); it != goodput.end(); ++it) {
+    const stats::SloMetric* m = stats::FindSloMetric(it.key());
+    if (m == nullptr || !m->per_request || !it.value().is_number()) continue;
+    s.limits.emplace_back(it.key(), it.value().get<double>());
+  }
+  return s;
+}
+
+bool MeetsSlos(const events::RequestComplete& r, const Slos& slos) {
+  for (const auto& [name, limit] : slos.limits) {
+    const stats::SloMetric* m = stats::FindSloMetric(name);
+    if (m == nullptr || !m->per_request) continue;  // SlosFrom keeps none of these
+    std::optional<double> v = PerRequestValue(r, *m);
+    if (!v ? !m->absent_meets : *v > limit) return false;
+  }
+  return true;
+}
 
 json Summarize(const std::vector<events::RequestComplete>& requests,
                const std::vector<events::GpuSample>& samples, double duration_s,
@@ -253,12 +255,7 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
       any_per_token = true;
       const std::string src = r.itl_token_source.value_or("unknown");
       itl_sources[src] = itl_sources.value(src, 0) + 1;
-      for (std::size_t i = 0; i < r.itl_tokens->size(); ++i) {
-        const double n = (*r.itl_tokens)[i];
-        if (!(n > 0)) continue;
-        const double v = r.inter_token_latencies_ms[i] / n;
-        for (int64_t k = std::max<int64_t>(1, std::llround(n)); k > 0; --k) itl_per_token.push_back(v);
-      }
+      ForEachPerTokenGap(r, [&](double gap_ms, int64_t tokens) { itl_per_token.insert(itl_per_token.end(), tokens, gap_ms); });
     }
     if (slos.any() && MeetsSlos(r, slos)) ++good;
   }

@@ -13,6 +13,9 @@
 // documents the file and docs/metrics.md every number in `summary`.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,6 +38,26 @@ struct Slos {
   std::vector<std::pair<std::string, double>> limits;
   bool any() const { return !limits.empty(); }
 };
+
+// The SLOs a run asked for: its experiment's metrics.goodput (per-request metrics only), else
+// `fallback`.
+Slos SlosFrom(const nlohmann::json& metrics, const Slos& fallback);
+// Whether a successful request is good: it meets every SLO of `slos` (docs/metrics.md).
+bool MeetsSlos(const events::RequestComplete& r, const Slos& slos);
+
+// Per-token ITL (docs/metrics.md): each inter-token gap divided by the tokens its later event
+// carried, counted once per token: f(gap_ms / tokens, tokens) for every gap whose event carried
+// any. Nothing for a request without itl_tokens (or with a list of another length).
+template <typename F>
+void ForEachPerTokenGap(const events::RequestComplete& r, F&& f) {
+  if (!r.itl_tokens || r.itl_tokens->size() != r.inter_token_latencies_ms.size()) return;
+  for (std::size_t i = 0; i < r.itl_tokens->size(); ++i) {
+    const double n = (*r.itl_tokens)[i];
+    if (!(n > 0)) continue;
+    const int64_t tokens = std::max<int64_t>(1, std::llround(n));
+    f(r.inter_token_latencies_ms[i] / n, tokens);
+  }
+}
 
 struct AggregateOptions {
   // Used when the run's execution phase carries no experiment.metrics.percentiles / goodput.

@@ -177,6 +177,9 @@ test('a real Prometheus scrapes ib-dash and ib-sim; PromQL gives the results fil
   const kinds = Object.fromEntries(byKind.map((r) => [r.metric.error_kind, Number(r.value[1])]));
   assert.deepStrictEqual(kinds, s.errors_by_reason);
   assert.strictEqual(scalar(await prom.query(`ib_warmup_requests_total{${sel}}`)), s.warmup_requests);
+  // Goodput by the results file's rule, and the SLO it was measured against.
+  assert.strictEqual(scalar(await prom.query(`ib_goodput_requests_total{${sel}}`)), s.goodput.good_requests);
+  assert.strictEqual(scalar(await prom.query(`ib_goodput_slo_seconds{${sel},metric="ttft_ms"}`)), 0.04);
   assert.strictEqual(scalar(await prom.query(`ib_prompt_tokens_total{${sel}}`)), s.total_prompt_tokens);
   assert.strictEqual(scalar(await prom.query(`ib_completion_tokens_total{${sel}}`)), s.total_completion_tokens);
   assert.strictEqual(scalar(await prom.query(`ib_tpot_seconds_count{${sel}}`)), s.tpot.count);
