@@ -75,13 +75,14 @@ TEST(Events, RequestFieldTableDrivesSchemaDocsAndOptionalFields) {
   RequestComplete r;
   r.run_id = "r";
   json plain = ToJson(r)["data"];
-  // every field but intended_ms, client_queue_ms, itl_tokens, itl_token_source
-  EXPECT_EQ(plain.size(), names.size() - 4);
+  // every field but intended_ms, client_queue_ms, itl_tokens, itl_token_source, shard
+  EXPECT_EQ(plain.size(), names.size() - 5);
   EXPECT_FALSE(plain.contains("intended_ms"));
   r.intended_ms = 12.5;
   r.client_queue_ms = 0.25;
   r.itl_tokens = std::vector<double>{0, 4, 2.5};
   r.itl_token_source = "usage";
+  r.shard = 3;
   json set = ToJson(r)["data"];
   EXPECT_EQ(set.size(), names.size());
   for (const auto& name : names) EXPECT_TRUE(set.contains(name)) << name;
@@ -92,6 +93,7 @@ TEST(Events, RequestFieldTableDrivesSchemaDocsAndOptionalFields) {
   EXPECT_EQ(rc.client_queue_ms, 0.25);
   EXPECT_EQ(rc.itl_tokens, (std::vector<double>{0, 4, 2.5}));
   EXPECT_EQ(rc.itl_token_source, "usage");
+  EXPECT_EQ(rc.shard, 3);
 }
 
 TEST(Events, GoldenV2FieldsAreTyped) {

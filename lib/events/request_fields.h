@@ -73,5 +73,7 @@ inline constexpr int kOmitNull = 2;  // unset: the key is left out (older files 
   X(std::optional<std::vector<double>>, itl_tokens, nullptr, ::ib::events::field::kOmitNull,       \
     "tokens the later event of each inter_token_latencies_ms gap carried (0: none or the first)")  \
   X(std::optional<std::string>, itl_token_source, nullptr, ::ib::events::field::kOmitNull,         \
-    "usage (continuous usage) | estimated (final usage spread over events) | chunks")
+    "usage (continuous usage) | estimated (final usage spread over events) | chunks")             \
+  X(std::optional<int>, shard, nullptr, ::ib::events::field::kOmitNull,                            \
+    "sharded runs only: the shard K (of --shard K/N) that sent it")
 // clang-format on

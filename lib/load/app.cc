@@ -16,6 +16,7 @@
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
 #include "lib/load/interrupt.h"
+#include "lib/load/shard.h"
 #include "lib/load/stream_client.h"
 #include "lib/load/synthetic.h"
 #include "lib/load/workload.h"
@@ -94,6 +95,7 @@ bool ParseRequestNumbers(const std::string& text, int64_t limit, std::vector<int
 }
 
 bool ApplyOverrides(const Options& o, Workload* w, std::string* error) {
+  if (!o.shard.empty() && !ParseShard(o.shard, &w->shard, error)) return false;
   if (!o.only_requests.empty()) {
     if (w->type == "multi_turn" || w->count <= 0) {
       *error = "--only-requests needs a count-based workload that is not multi_turn";
@@ -249,7 +251,8 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
 }
 
 // Runs one iteration and emits its phase events. Returns the iteration's exit code.
-int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_t t0_ns, bool* output_closed) {
+int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_t t0_ns, int64_t start_ns,
+            bool* output_closed) {
   std::string run_id = o.run_id;
   if (run_id.empty()) run_id = runid::Make(plan.name, time(nullptr));
   std::string first_error;
@@ -269,7 +272,7 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   events::Phase start{run_id, events::phase::kExecution, nlohmann::json::object()};
   start.data["experiment"] = plan.experiment;
   start.data["metadata"] = metadata;
-  auto total = TotalRequests(w);
+  auto total = TotalRequests(w);  // the whole run's, also on a shard
   start.data["total_requests"] = total ? nlohmann::json(*total) : nlohmann::json(nullptr);
   start.data["workload_type"] = w.type;
   start.data["iteration"] = plan.index;
@@ -279,12 +282,14 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   start.data["server_url"] = o.server_url;
   start.data["model"] = w.model;
   start.data["framework"] = plan.framework;
+  if (w.shard.on()) start.data["shard"] = {{"k", w.shard.k}, {"n", w.shard.n}};
   emit(start);
 
   double cpu_before = CpuSeconds();
   int64_t began = NowNs();
   RunContext ctx{TrimSlash(o.server_url) + o.endpoint, run_id, plan.total > 1 || o.iteration > 0 ? plan.index : 0,
                  t0_ns};
+  ctx.start_ns = start_ns;
   Outcome outcome = RunWorkload(w, ctx, emit);
   double cpu = CpuSeconds() - cpu_before;
 
@@ -301,6 +306,7 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   done.data["total"] = plan.total;
   done.data["elapsed_s"] = static_cast<double>(NowNs() - began) / 1e9;
   done.data["requests"] = {{"sent", outcome.sent}, {"succeeded", outcome.succeeded}, {"failed", outcome.failed}};
+  if (w.shard.on()) done.data["shard"] = w.shard.k;
   const auto& s = outcome.stats;
   done.data["client"] = {{"cpu_s", cpu},
                          {"max_rss_mb", MaxRssMb()},
@@ -329,7 +335,11 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
 }  // namespace
 
 int RunIbLoad(const Options& o, int out_fd) {
-  int64_t t0_ns = o.t0_ns >= 0 ? o.t0_ns : NowNs();
+  // The run clock origin: --t0-ns (ib-run's, same machine), else the agreed --start-at instant
+  // (so every shard's start_ms/end_ms share it), else now.
+  // One reading of the clocks, so that scheduled_ms is exactly the schedule's offset.
+  const int64_t start_ns = o.start_at_ns >= 0 ? MonotonicOfRealtime(o.start_at_ns) : -1;
+  int64_t t0_ns = o.t0_ns >= 0 ? o.t0_ns : start_ns >= 0 ? start_ns : NowNs();
   if (o.server_url.empty()) return Usage("--server-url is required");
   if (o.server_url.rfind("http://", 0) != 0 && o.server_url.rfind("https://", 0) != 0)
     return Usage("--server-url must start with http:// or https:// (got '" + o.server_url + "')");
@@ -371,6 +381,9 @@ int RunIbLoad(const Options& o, int out_fd) {
     if (!AdHocPlan(o, &plan, &error)) return Usage(error);
     plans.push_back(std::move(plan));
   }
+  if (o.start_at_ns >= 0 && plans.size() > 1)
+    return Usage("--start-at names one start: add --iteration K (the config has " + std::to_string(plans.size()) +
+                 " iterations)");
   if (!o.run_id.empty() && plans.size() > 1)
     return Usage("--run-id names one iteration: add --iteration K (the config has " + std::to_string(plans.size()) +
                  " iterations)");
@@ -380,7 +393,7 @@ int RunIbLoad(const Options& o, int out_fd) {
   bool output_closed = false;
   int rc = 0;
   for (const Plan& p : plans) {
-    int r = RunPlan(o, p, out, t0_ns, &output_closed);
+    int r = RunPlan(o, p, out, t0_ns, start_ns, &output_closed);
     if (r == exit_code::kInterrupted) return exit_code::kInterrupted;
     if (r != 0) rc = r;
     if (output_closed) return exit_code::kFailed;

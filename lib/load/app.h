@@ -50,6 +50,11 @@ struct Options {
   // "K:VALUE": run probe K of the config's workload.search at VALUE (config::ProbeIteration)
   // instead of its sweep iterations (ib-run's capacity search).
   std::string probe;
+  // Sharding (lib/load/shard.h, docs/ib-load.md "Sharding"). "K/N": run shard K of N.
+  std::string shard;
+  // CLOCK_REALTIME ns at which the measured phase starts; also the run clock origin unless
+  // --t0-ns is given. -1: start when ready.
+  int64_t start_at_ns = -1;
 };
 
 int RunIbLoad(const Options& options, int out_fd);

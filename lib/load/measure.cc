@@ -127,6 +127,7 @@ events::RequestComplete Measure(const Request& request, const Observation& obs, 
   r.conversation_index = request.conversation_index;
   r.turn_index = request.turn_index;
   r.warmup = request.warmup;
+  r.shard = ctx.shard;
   r.start_ms = Ms(obs.start_ns - ctx.t0_ns);
   r.end_ms = Ms(obs.end_ns - ctx.t0_ns);
   if (request.scheduled_ns) {
@@ -175,6 +176,7 @@ events::RequestComplete Skipped(const Request& request, int64_t now_ns, const st
   r.conversation_index = request.conversation_index;
   r.turn_index = request.turn_index;
   r.warmup = request.warmup;
+  r.shard = ctx.shard;
   r.start_ms = r.end_ms = Ms(now_ns - ctx.t0_ns);
   r.error = "skipped: " + reason;
   r.error_kind = "skipped";

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "lib/events/events.h"
@@ -22,6 +23,7 @@ struct MeasureContext {
   int64_t t0_ns = 0;          // the run clock origin (CLOCK_MONOTONIC)
   double idle_timeout_s = 0;  // for the idle_timeout message
   double timeout_s = 0;       // for the timeout message
+  std::optional<int> shard;   // set only when sharded (request_complete.shard)
 };
 
 events::RequestComplete Measure(const Request& request, const Observation& obs, const MeasureContext& ctx);

@@ -1,5 +1,7 @@
 #include "lib/load/workload.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -49,6 +51,10 @@ class RequestFactory {
   Request Make(int64_t prompt_number) {
     bool chosen = !warmup_ && !w_.request_numbers.empty();
     if (chosen) prompt_number = w_.request_numbers[static_cast<std::size_t>(prompt_number)];
+    if (!warmup_ && w_.shard.on()) {  // this shard's m-th request is the run's request K + m*N
+      chosen = true;
+      prompt_number = GlobalNumber(prompt_number, w_.shard);
+    }
     const Prompt& p = w_.prompts[static_cast<std::size_t>(prompt_number) % w_.prompts.size()];
     Request r;
     r.index = (*next_index_)++;
@@ -192,7 +198,7 @@ class MultiTurn : public Driver {
  public:
   MultiTurn(const Workload& w, int64_t* next_index, const MeasureContext& mctx, int64_t end_ns)
       : w_(w), next_index_(next_index), mctx_(mctx), end_ns_(end_ns),
-        parallel_(std::max<int64_t>(w.concurrency, 1)) {}
+        parallel_(std::max<int64_t>(ShareOf(std::max<int64_t>(w.concurrency, 1), w.shard), 1)) {}
   void Due(int64_t now, std::size_t, std::vector<Request>* out, int64_t* next_ns) override {
     *next_ns = -1;
     // Follow-up turns of conversations whose previous turn just succeeded.
@@ -205,7 +211,7 @@ class MultiTurn : public Driver {
     }
     while (breaker.empty() && static_cast<int64_t>(live_.size()) < parallel_ && !NoMoreConversations(now)) {
       Conversation c;
-      c.number = started_++;
+      c.number = GlobalNumber(started_++, w_.shard);
       const ConversationScript& script = w_.conversations[static_cast<std::size_t>(c.number) % w_.conversations.size()];
       c.messages = script.initial;
       live_.push_back(std::move(c));
@@ -226,6 +232,7 @@ class MultiTurn : public Driver {
       for (int64_t t = c.turn; t < w_.turns; ++t) {
         Request skipped;
         skipped.index = (*next_index_)++;
+        if (w_.shard.on()) skipped.index = c.number * w_.turns + t;
         skipped.conversation_index = static_cast<int>(c.number);
         skipped.turn_index = static_cast<int>(t);
         extra->push_back(Skipped(skipped, now, "previous turn failed", mctx_));
@@ -249,7 +256,9 @@ class MultiTurn : public Driver {
       live_.erase(it);
     }
   }
-  bool Exhausted() const override { return live_.empty() && (!breaker.empty() || ended_ || started_ >= w_.count); }
+  bool Exhausted() const override {
+    return live_.empty() && (!breaker.empty() || ended_ || (w_.count > 0 && started_ >= ShareOf(w_.count, w_.shard)));
+  }
 
  private:
   struct Conversation {
@@ -262,11 +271,12 @@ class MultiTurn : public Driver {
   std::vector<int64_t> freed_ns_;  // conversation slots freed and not yet reused
   bool NoMoreConversations(int64_t now) {
     if (end_ns_ > 0 && now >= end_ns_) ended_ = true;
-    return ended_ || (w_.count > 0 && started_ >= w_.count);
+    return ended_ || (w_.count > 0 && started_ >= ShareOf(w_.count, w_.shard));
   }
   Request Turn(Conversation& c) {
     Request r;
     r.index = (*next_index_)++;
+    if (w_.shard.on()) r.index = c.number * w_.turns + c.turn;  // the same on every shard count
     r.conversation_index = static_cast<int>(c.number);
     r.turn_index = static_cast<int>(c.turn++);
     r.keep_content = true;
@@ -289,6 +299,17 @@ struct PhaseResult {
   bool output_closed = false;
   std::string breaker;
 };
+
+// Sleeps until a CLOCK_MONOTONIC instant (the agreed start), waking early on an interrupt.
+void WaitUntil(int64_t at_ns) {
+  while (Interrupts() == 0) {
+    int64_t left = at_ns - NowNs();
+    if (left <= 0) return;
+    int64_t step = std::min<int64_t>(left, 50'000'000);  // re-check interrupts every 50 ms
+    timespec ts{static_cast<time_t>(step / kNs), static_cast<long>(step % kNs)};
+    nanosleep(&ts, nullptr);
+  }
+}
 
 PhaseResult RunPhase(Driver& driver, StreamClient& client, const Workload& w, const MeasureContext& mctx,
                      const Emit& emit, Outcome* outcome, bool measured) {
@@ -369,6 +390,19 @@ std::string ValidateWorkload(const Workload& w) {
     if (w.count != static_cast<int64_t>(w.request_numbers.size()))
       return "count must equal the number of chosen request numbers";
   }
+  if (w.shard.on()) {
+    const std::string n = std::to_string(w.shard.n);
+    if (w.type != "rate" && w.type != "concurrent" && w.type != "multi_turn")
+      return "sharding (N = " + n + ") needs a rate, concurrent or multi_turn workload (got '" + w.type + "')";
+    if (!w.request_numbers.empty()) return "chosen request numbers (resume) cannot be sharded";
+    if (w.count > 0 && w.count < w.shard.n)
+      return "count " + std::to_string(w.count) + " is smaller than the " + n + " shards";
+    if (w.type != "rate" && std::max<int64_t>(w.concurrency, 1) < w.shard.n)
+      return "concurrency " + std::to_string(std::max<int64_t>(w.concurrency, 1)) + " is smaller than the " + n +
+             " shards (each shard needs a slot)";
+    if (w.type == "rate" && w.concurrency > 0 && w.concurrency < w.shard.n)
+      return "the in-flight cap " + std::to_string(w.concurrency) + " is smaller than the " + n + " shards";
+  }
   if (w.type == "multi_turn") {
     if (w.conversations.empty()) return "workload type 'multi_turn' requires conversations";
     if (w.turns < 1) return "turns must be >= 1";
@@ -400,12 +434,16 @@ Outcome RunWorkload(const Workload& w, const RunContext& ctx, const Emit& emit) 
   }
   SetInterruptWakeFd(client.wake_fd());
   MeasureContext mctx{ctx.run_id, ctx.iteration, ctx.t0_ns, w.idle_timeout_s, w.timeout_s};
+  if (w.shard.on()) mctx.shard = static_cast<int>(w.shard.k);
   PhaseResult pr;
 
   if (w.warmup_requests > 0) {
     int64_t warm_index = 0;
     int64_t warm_concurrency = w.type == "batch" ? w.batch_size : std::max<int64_t>(w.concurrency, 1);
-    ClosedLoop warm(RequestFactory(w, /*warmup=*/true, &warm_index), w.warmup_requests, warm_concurrency, -1,
+    // Sharded: each shard warms its share (the warmup is not measured; it only has to happen).
+    int64_t warm_count = std::max<int64_t>(ShareOf(w.warmup_requests, w.shard), 1);
+    warm_concurrency = std::max<int64_t>(ShareOf(warm_concurrency, w.shard), 1);
+    ClosedLoop warm(RequestFactory(w, /*warmup=*/true, &warm_index), warm_count, warm_concurrency, -1,
                     /*single_breaker=*/false);
     pr = RunPhase(warm, client, w, mctx, emit, &outcome, /*measured=*/false);
     // A failing warmup does not stop the run: the measured phase has its own breakers.
@@ -413,19 +451,24 @@ Outcome RunWorkload(const Workload& w, const RunContext& ctx, const Emit& emit) 
 
   if (!pr.interrupted && !pr.output_closed) {
     int64_t index = 0;
-    int64_t start = NowNs();
+    if (ctx.start_ns >= 0) WaitUntil(ctx.start_ns);
+    // With --start-at the schedule starts at the agreed instant even if this shard is late (its
+    // lateness shows as send_lag_ms / client_queue_ms), so the shards' schedules line up.
+    int64_t start = ctx.start_ns >= 0 ? ctx.start_ns : NowNs();
+    const int64_t count = w.shard.on() && w.count > 0 ? ShareOf(w.count, w.shard) : w.count;
+    const int64_t slots = w.shard.on() && w.concurrency > 0 ? ShareOf(w.concurrency, w.shard) : w.concurrency;
     int64_t end_ns = w.duration_s ? start + static_cast<int64_t>(*w.duration_s * kNs) : -1;
     std::unique_ptr<Driver> driver;
     RequestFactory factory(w, /*warmup=*/false, &index);
     if (w.type == "single") {
       driver = std::make_unique<ClosedLoop>(factory, w.count, 1, end_ns, /*single_breaker=*/true);
     } else if (w.type == "concurrent") {
-      driver = std::make_unique<ClosedLoop>(factory, w.count, w.concurrency, end_ns, false);
+      driver = std::make_unique<ClosedLoop>(factory, count, slots, end_ns, false);
     } else if (w.type == "batch") {
       driver = std::make_unique<Batches>(factory, w.count, w.batch_size, end_ns);
     } else if (w.type == "rate") {
       auto offsets = ArrivalOffsets({w.request_rate, w.arrival, w.burstiness, w.seed}, w.count, w.duration_s);
-      driver = std::make_unique<OpenLoop>(factory, std::move(offsets), start, w.concurrency);
+      driver = std::make_unique<OpenLoop>(factory, TakeShard(offsets, w.shard), start, slots);
     } else {
       driver = std::make_unique<MultiTurn>(w, &index, mctx, end_ns);
     }

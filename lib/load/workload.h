@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/events/events.h"
+#include "lib/load/shard.h"
 #include "lib/load/stream_client.h"
 
 namespace ib::load {
@@ -64,6 +65,9 @@ struct Workload {
   // sends exactly the requests an interrupted one did not finish (ib-run --resume).
   // Not for multi_turn.
   std::vector<int64_t> request_numbers;
+  // Shard K of N (lib/load/shard.h): this process runs its part of the schedule; n == 1: all.
+  // Sharded multi-turn numbers requests conversation * turns + turn (unique across shards).
+  Shard shard;
 };
 
 // "" when the workload can run, else the first problem found.
@@ -77,6 +81,9 @@ struct RunContext {
   std::string run_id;
   int iteration = 0;
   int64_t t0_ns = 0;
+  // CLOCK_MONOTONIC instant the measured phase starts (--start-at: all shards together); -1:
+  // as soon as the warmup is done.
+  int64_t start_ns = -1;
 };
 
 struct Outcome {

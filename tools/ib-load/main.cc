@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   flags.String("only-requests", &o.only_requests,
                "send only these request numbers, e.g. 3,7-99 (resuming a partial run; not multi_turn)");
   flags.String("probe", &o.probe, "K:VALUE: with --config, run probe K of its workload.search at VALUE (ib-run's search)");
+  flags.String("shard", &o.shard, "K/N: run shard K of N of the workload (arrivals/requests i = K mod N; docs/ib-load.md)");
+  flags.Int("start-at", &o.start_at_ns, "CLOCK_REALTIME ns at which the measured phase starts (shards start together)");
   flags.Epilog(
       "Example:\n  ib-load --server-url http://127.0.0.1:8000 --model m --workload concurrent --concurrency 8 "
       "--count 64 | ib-aggregate\n"
