@@ -1,17 +1,23 @@
 #include "lib/load/app.h"
 
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "lib/cli/exit_codes.h"
+#include "lib/collect/collector.h"
+#include "lib/collect/launch.h"
+#include "lib/collect/report.h"
 #include "lib/config/config.h"
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
@@ -286,7 +292,9 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   emit(start);
 
   double cpu_before = CpuSeconds();
-  int64_t began = NowNs();
+  // With an agreed start (--start-at) the iteration's time counts from it, as one process's
+  // would from its own start, so the shards' merged elapsed_s is the run's.
+  int64_t began = start_ns >= 0 ? start_ns : NowNs();
   RunContext ctx{TrimSlash(o.server_url) + o.endpoint, run_id, plan.total > 1 || o.iteration > 0 ? plan.index : 0,
                  t0_ns};
   ctx.start_ns = start_ns;
@@ -332,13 +340,145 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   return exit_code::kOk;
 }
 
+// "slurm" and "index/N" name the shard through the launcher's environment: Slurm's task rank
+// (SLURM_PROCID of SLURM_NTASKS) or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX.
+bool ResolveShard(const std::string& text, std::string* out, std::string* error) {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  if (text == "slurm") {
+    if (env("SLURM_PROCID").empty() || env("SLURM_NTASKS").empty()) {
+      *error = "--shard slurm needs SLURM_PROCID and SLURM_NTASKS (run it under srun)";
+      return false;
+    }
+    *out = env("SLURM_PROCID") + "/" + env("SLURM_NTASKS");
+  } else if (text.rfind("index/", 0) == 0) {
+    if (env("JOB_COMPLETION_INDEX").empty()) {
+      *error = "--shard index/N needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it)";
+      return false;
+    }
+    *out = env("JOB_COMPLETION_INDEX") + "/" + text.substr(6);
+  } else {
+    *out = text;
+  }
+  return true;
+}
+
+// The command line minus what the coordinator sets per shard.
+std::vector<std::string> ShardArgs(const std::vector<std::string>& args) {
+  static const std::set<std::string> kPerShard = {"--workers", "--shard", "--start-at", "--report-to", "--run-id",
+                                                  "--iteration", "--t0-ns", "--t0-realtime-ns"};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i].substr(0, args[i].find('='));
+    if (!kPerShard.count(name)) {
+      out.push_back(args[i]);
+    } else if (name == args[i]) {
+      ++i;  // and its value
+    }
+  }
+  return out;
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("ib-load");
+}
+
+// The SSE events per second one worker sustains at the accuracy targets on this machine
+// (docs/benchmarks.md "Sharding"): `--workers auto` starts one worker per this many expected
+// events/s, up to one per core.
+constexpr double kEventsPerWorker = 20000;
+
+int64_t AutoWorkers(const Workload& w) {
+  int64_t cores = std::max(get_nprocs(), 1);
+  if (w.type != "rate") return cores;  // a closed loop's event rate is not known up front
+  double events = w.request_rate * static_cast<double>(w.max_tokens);
+  return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(events / kEventsPerWorker)), 1, cores);
+}
+
+struct Coordination {
+  std::string launcher = "local";  // local | slurm | external
+  int64_t shards = 1;
+  std::string collector = "127.0.0.1:0";  // where the collector listens
+  std::vector<std::string> srun_args;
+  double start_delay_s = 1;  // shards start their measured phase this long after launch
+};
+
+// The collector and launcher of a sharded run (docs/ib-load.md "Sharding"): per iteration, a
+// fresh token and collector, N shards started with --shard, --start-at and --report-to, their
+// streams merged into out_fd.
+int RunCoordinated(const Options& o, const std::vector<Plan>& plans, const Coordination& co, int64_t t0_ns,
+                   int out_fd) {
+  InstallInterruptHandlers();
+  std::string host;
+  int port = 0;
+  std::string error;
+  if (!collect::SplitAddress(co.collector, &host, &port, &error)) return Usage("collector address: " + error);
+  int rc = exit_code::kOk;
+  for (const Plan& p : plans) {
+    const std::string run_id = o.run_id.empty() ? runid::Make(p.name, time(nullptr)) : o.run_id;
+    const std::string token = collect::NewToken();
+    collect::Collector collector(
+        {.host = host, .port = port, .token = token, .shards = static_cast<int>(co.shards), .out_fd = out_fd});
+    if (!collector.Listen(&error)) {
+      std::fprintf(stderr, "ib-load: error: %s\n", error.c_str());
+      return exit_code::kFailed;
+    }
+    std::vector<std::string> argv = {SelfExe()};
+    for (auto& a : ShardArgs(o.args)) argv.push_back(a);
+    if (!o.config_path.empty() && o.probe.empty()) argv.insert(argv.end(), {"--iteration", std::to_string(p.index)});
+    // Same machine: the same CLOCK_MONOTONIC origin. Elsewhere: the origin as a wall-clock instant.
+    int64_t t0_realtime = RealtimeNs() - (NowNs() - t0_ns);
+    const int64_t delay = static_cast<int64_t>(co.start_delay_s * 1e9);
+    argv.insert(argv.end(), {"--run-id", run_id, "--report-to", collector.address()});
+    if (co.launcher == "local")  // one machine, one CLOCK_MONOTONIC: exact
+      argv.insert(argv.end(), {"--t0-ns", std::to_string(t0_ns), "--start-at", "mono:" + std::to_string(NowNs() + delay)});
+    else
+      argv.insert(argv.end(), {"--t0-realtime-ns", std::to_string(t0_realtime), "--start-at",
+                               std::to_string(RealtimeNs() + delay)});
+    collect::Launch launch({.launcher = co.launcher, .argv = argv, .shards = static_cast<int>(co.shards),
+                            .token = token, .srun_args = co.srun_args});
+    if (!launch.Start(&error)) {
+      std::fprintf(stderr, "ib-load: error: cannot start the shards: %s\n", error.c_str());
+      return exit_code::kFailed;
+    }
+    if (co.launcher == "external")
+      std::fprintf(stderr, "ib-load: collector for %lld shards of %s listening on %s\n",
+                   static_cast<long long>(co.shards), run_id.c_str(), collector.address().c_str());
+    collect::Result r = collector.Run([&](collect::Collector& c) { launch.Tick(c); });
+    launch.Wait();
+    if (Interrupts() > 0) return exit_code::kInterrupted;
+    if (r.output_closed) return exit_code::kFailed;
+    bool completed = r.merged_done.is_object() && r.merged_done.value("completed", false);
+    if (!completed) rc = exit_code::kFailed;
+  }
+  return rc;
+}
+
 }  // namespace
 
-int RunIbLoad(const Options& o, int out_fd) {
+int RunIbLoad(const Options& given, int out_fd) {
+  Options o = given;
+  if (!o.shard.empty()) {
+    std::string resolved, shard_error;
+    if (!ResolveShard(o.shard, &resolved, &shard_error)) return Usage(shard_error);
+    o.shard = resolved;
+  }
+  if (o.t0_realtime_ns >= 0 && o.t0_ns < 0) o.t0_ns = MonotonicOfRealtime(o.t0_realtime_ns);
   // The run clock origin: --t0-ns (ib-run's, same machine), else the agreed --start-at instant
   // (so every shard's start_ms/end_ms share it), else now.
   // One reading of the clocks, so that scheduled_ms is exactly the schedule's offset.
-  const int64_t start_ns = o.start_at_ns >= 0 ? MonotonicOfRealtime(o.start_at_ns) : -1;
+  int64_t start_ns = -1;
+  if (!o.start_at.empty()) {
+    const bool mono = o.start_at.rfind("mono:", 0) == 0;
+    const std::string digits = o.start_at.substr(mono ? 5 : 0);
+    if (digits.empty() || digits.size() > 19 || digits.find_first_not_of("0123456789") != std::string::npos)
+      return Usage("--start-at takes NS (CLOCK_REALTIME) or mono:NS (CLOCK_MONOTONIC) (got '" + o.start_at + "')");
+    start_ns = mono ? std::stoll(digits) : MonotonicOfRealtime(std::stoll(digits));
+  }
   int64_t t0_ns = o.t0_ns >= 0 ? o.t0_ns : start_ns >= 0 ? start_ns : NowNs();
   if (o.server_url.empty()) return Usage("--server-url is required");
   if (o.server_url.rfind("http://", 0) != 0 && o.server_url.rfind("https://", 0) != 0)
@@ -381,12 +521,50 @@ int RunIbLoad(const Options& o, int out_fd) {
     if (!AdHocPlan(o, &plan, &error)) return Usage(error);
     plans.push_back(std::move(plan));
   }
-  if (o.start_at_ns >= 0 && plans.size() > 1)
+  if (start_ns >= 0 && plans.size() > 1)
     return Usage("--start-at names one start: add --iteration K (the config has " + std::to_string(plans.size()) +
                  " iterations)");
   if (!o.run_id.empty() && plans.size() > 1)
     return Usage("--run-id names one iteration: add --iteration K (the config has " + std::to_string(plans.size()) +
                  " iterations)");
+
+  // Sharded runs: this process is the collector (and launcher), or a shard reporting to one.
+  Coordination co;
+  if (!o.workers.empty()) {
+    if (!o.shard.empty() || !o.report_to.empty()) return Usage("--workers starts the shards: not with --shard or --report-to");
+    if (o.workers == "auto") {
+      co.shards = AutoWorkers(plans.front().workload);
+    } else {
+      char* end = nullptr;
+      co.shards = std::strtol(o.workers.c_str(), &end, 10);
+      if (o.workers.empty() || *end != '\0' || co.shards < 1 || co.shards > 1024)
+        return Usage("--workers takes a number of workers 1..1024 or auto (got '" + o.workers + "')");
+    }
+  }
+  if (co.shards > 1 || co.launcher != "local") {
+    for (const Plan& p : plans) {  // refuse what cannot be sharded before starting anything
+      Workload w = p.workload;
+      w.shard = {0, co.shards};
+      if (std::string e = ValidateWorkload(w); !e.empty()) return Usage(e);
+    }
+    return RunCoordinated(o, plans, co, t0_ns, out_fd);
+  }
+  InstallInterruptHandlers();  // also ignores SIGPIPE: a collector that goes away is an error
+  int report_fd = -1;
+  if (!o.report_to.empty()) {
+    if (o.shard.empty()) return Usage("--report-to needs --shard K/N");
+    if (o.run_id.empty()) return Usage("--report-to needs --run-id (every shard must use the same)");
+    const char* token = std::getenv("IB_REPORT_TOKEN");
+    if (!token || !*token) return Usage("--report-to needs the collector's token in IB_REPORT_TOKEN");
+    Shard s;
+    ParseShard(o.shard, &s, &error);
+    report_fd = collect::ConnectToCollector(o.report_to, token, s.k, s.n, 10, &error);
+    if (report_fd < 0) {
+      std::fprintf(stderr, "ib-load: error: %s\n", error.c_str());
+      return exit_code::kFailed;
+    }
+    out_fd = report_fd;
+  }
 
   InstallInterruptHandlers();
   events::EventWriter out(out_fd);

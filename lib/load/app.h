@@ -38,6 +38,7 @@ struct Options {
   // Run identity and clocks.
   std::string run_id;   // empty: <name>-YYYYMMDD-HHMMSS
   int64_t t0_ns = -1;   // -1: ib-load's own start
+  int64_t t0_realtime_ns = -1;  // the origin as a CLOCK_REALTIME instant (a shard on another machine)
   std::vector<std::string> meta;  // key=value, added to the execution event's metadata
   // Overrides (negative: not given).
   int64_t warmup = -1;
@@ -52,9 +53,16 @@ struct Options {
   std::string probe;
   // Sharding (lib/load/shard.h, docs/ib-load.md "Sharding"). "K/N": run shard K of N.
   std::string shard;
-  // CLOCK_REALTIME ns at which the measured phase starts; also the run clock origin unless
-  // --t0-ns is given. -1: start when ready.
-  int64_t start_at_ns = -1;
+  // When the measured phase starts: "NS" (CLOCK_REALTIME ns) or "mono:NS" (CLOCK_MONOTONIC ns,
+  // shards on one machine: exact); also the run clock origin unless --t0-ns is given. Empty:
+  // start when ready.
+  std::string start_at;
+  // "HOST:PORT": stream the events to this collector instead of stdout (token in IB_REPORT_TOKEN).
+  std::string report_to;
+  // "N" or "auto": run N local shard processes and collect them (lib/collect).
+  std::string workers;
+  // The command line as given (argv[1..]): the shards a coordinator starts run it again.
+  std::vector<std::string> args;
 };
 
 int RunIbLoad(const Options& options, int out_fd);

@@ -472,6 +472,14 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
   }
   // Only in a resumed run's file (ib-run --resume): the partial run it continues.
   if (json resumed = pick("resumed_from"); !resumed.is_null()) m["resumed_from"] = resumed;
+  // Only in a sharded run's file (ib-load --workers, Slurm, Kubernetes): how many shards, the
+  // lost ones, the worst clock offset the collector measured (how far the common timeline can be
+  // trusted) and the workers that were their own bottleneck.
+  if (const json& shards = At(end_, "shards"); shards.is_number_integer()) {
+    json s = {{"count", shards}, {"lost", At(end_, "lost_shards")}, {"clock_offset_max_ms", At(end_, "clock_offset_max_ms")}};
+    if (const json& b = At(At(end_, "client"), "bottleneck_shards"); b.is_array()) s["bottleneck"] = b;
+    m["shards"] = std::move(s);
+  }
   run.metadata = std::move(m);
 
   if (!samples_.empty()) {

@@ -40,11 +40,15 @@ int main(int argc, char** argv) {
                "send only these request numbers, e.g. 3,7-99 (resuming a partial run; not multi_turn)");
   flags.String("probe", &o.probe, "K:VALUE: with --config, run probe K of its workload.search at VALUE (ib-run's search)");
   flags.String("shard", &o.shard, "K/N: run shard K of N of the workload (arrivals/requests i = K mod N; docs/ib-load.md)");
-  flags.Int("start-at", &o.start_at_ns, "CLOCK_REALTIME ns at which the measured phase starts (shards start together)");
+  flags.String("start-at", &o.start_at, "NS (CLOCK_REALTIME) or mono:NS: when the measured phase starts (shards start together)");
+  flags.Int("t0-realtime-ns", &o.t0_realtime_ns, "run clock origin as CLOCK_REALTIME ns (shards on other machines)");
+  flags.String("report-to", &o.report_to, "HOST:PORT: stream the events to this collector (token in $IB_REPORT_TOKEN)");
+  flags.String("workers", &o.workers, "N | auto: run N local shard processes and merge their streams");
   flags.Epilog(
       "Example:\n  ib-load --server-url http://127.0.0.1:8000 --model m --workload concurrent --concurrency 8 "
       "--count 64 | ib-aggregate\n"
       "Exit codes: 0 finished, 1 stopped early (circuit breaker, nothing succeeded), 2 usage, 130 interrupted.");
   if (int rc = flags.Parse(argc, argv); rc >= 0) return rc;
+  o.args.assign(argv + 1, argv + argc);
   return ib::load::RunIbLoad(o, STDOUT_FILENO);
 }
