@@ -45,6 +45,30 @@ void CheckPrompts(const Node& root, const ExperimentConfig& c, Reader& r) {
   }
 }
 
+// A trace is read once through its replayed window now, so a bad line stops the run before
+// anything starts (naming the trace's FILE:LINE), and its request count is known.
+void CheckTrace(const Node& root, ExperimentConfig& c, Reader& r) {
+  auto& w = c.workload;
+  if (w.type != "trace" || !w.trace) return;
+  const Node* at = root.Get("workload")->Get("trace");
+  trace::Scan scan = trace::ScanReplay(*w.trace);
+  if (!scan.error.empty()) {
+    if (scan.line == 0) {
+      r.Error(at->Get("file"), "", "workload.trace.file: " + scan.error + " " + DisplayPath(w.trace->file) +
+                                       (std::filesystem::exists(w.trace->file) ? "" : " (no such file)"));
+    } else {
+      r.ErrorAt(w.trace->file, scan.line, "trace line " + std::to_string(scan.line) + ": " + scan.error);
+    }
+    return;
+  }
+  if (scan.requests == 0) {
+    r.Error(at, "", "workload.trace selects no requests from " + DisplayPath(w.trace->file) +
+                        " (check start_s and duration_s against the trace's timestamps)");
+    return;
+  }
+  w.requests.count = scan.requests;
+}
+
 LoadResult LoadFromText(const std::string& yaml, const std::string& path) {
   LoadResult result;
   std::string abs = fs::absolute(path).lexically_normal().string();
@@ -58,6 +82,7 @@ LoadResult LoadFromText(const std::string& yaml, const std::string& path) {
   Reader reader(&result.diagnostics);
   internal::ReadConfig(*root, config, reader);
   if (result.diagnostics.empty()) CheckPrompts(*root, config, reader);
+  if (result.diagnostics.empty()) CheckTrace(*root, config, reader);
   // Report in file order so the output reads top to bottom.
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return a.file == b.file ? a.line < b.line : a.file < b.file;

@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/trace/trace.h"
+
 namespace ib::config {
 
 struct Diagnostic {
@@ -75,7 +77,7 @@ struct ExperimentConfig {
   } infrastructure;
 
   struct Workload {
-    std::string type;  // single | batch | concurrent | multi_turn | rate
+    std::string type;  // single | batch | concurrent | multi_turn | rate | trace
 
     struct Requests {
       std::string source;  // absolute path of a JSONL file; empty when synthetic
@@ -102,6 +104,22 @@ struct ExperimentConfig {
     std::string arrival = "poisson";  // constant | poisson | gamma
     double burstiness = 1.0;         // gamma shape; 1.0 is Poisson
     int64_t seed = 1;
+
+    // Ramps (docs/config.md "Ramps"): rate_ramp replaces request_rate (type rate),
+    // concurrency_ramp replaces concurrency (type concurrent).
+    struct RateRamp {
+      double from = 0, to = 0, over_s = 0;
+      std::string shape = "linear";  // linear | exponential
+    };
+    std::optional<RateRamp> rate_ramp;
+    struct ConcurrencyRamp {
+      int64_t from = 1, to = 1;
+      double over_s = 0;
+    };
+    std::optional<ConcurrencyRamp> concurrency_ramp;
+    // Type trace: the requests, their instants and lengths come from a trace file (file is
+    // absolute after loading); loading reads the replayed window once and sets requests.count.
+    std::optional<trace::Options> trace;
 
     std::optional<double> duration_s;  // stop sending after this long (instead of count)
     int64_t warmup_requests = 0;

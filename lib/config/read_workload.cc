@@ -10,13 +10,14 @@ namespace {
 const std::vector<std::string> kWorkloadKeys = {
     "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
     "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
-    "conversation", "sweep", "search"};
+    "conversation", "sweep", "search",
+    "trace", "rate_ramp", "concurrency_ramp"};
 const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic"};
 const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed"};
 const std::vector<std::string> kDistributionKeys = {"mean", "stddev", "min", "max"};
 const std::vector<std::string> kParameterKeys = {"max_tokens", "temperature", "ignore_eos"};
 const std::vector<std::string> kConversationKeys = {"turns", "system_prompt", "user_messages", "shared_prefix"};
-const std::vector<std::string> kWorkloadTypes = {"single", "batch", "concurrent", "multi_turn", "rate"};
+const std::vector<std::string> kWorkloadTypes = {"single", "batch", "concurrent", "multi_turn", "rate", "trace"};
 
 Distribution ReadDistribution(Reader& r, const Node* node, const std::string& path, Distribution d) {
   if (!r.IsMap(node, path)) return d;
@@ -86,6 +87,7 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
       }
     }
     ReadConversation(wl, w, r);
+    ReadTraceAndRamps(wl, w, r);
     ReadSweep(wl, w, r);
     ReadSearch(wl, w, r);
     CheckWorkloadRules(wl, w, r);
@@ -94,6 +96,11 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
 
 void ReadRequests(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
   const Node* req = wl->Get("requests");
+  if (w.type == "trace") {  // the trace is the requests (its count is set when it is read)
+    if (req != nullptr && req->kind != Node::kNull)
+      r.Error(req, "", "workload type 'trace' takes its requests from workload.trace; remove workload.requests (workload.trace.max_requests bounds the count)");
+    return;
+  }
   if (r.Require(wl, "requests", "workload.requests", wl) && r.IsMap(req, "workload.requests")) {
     r.CheckKeys(req, "workload.requests", kRequestKeys);
     const Node* source = req->Get("source");
@@ -168,10 +175,24 @@ void CheckWorkloadRules(const Node* wl, ExperimentConfig::Workload& w, Reader& r
   if (w.type == "batch" && !w.batch_size && !supplied("batch_size")) {
     r.Error(type_node, "", "workload type 'batch' requires workload.batch_size (or workload.sweep.batch_size)");
   }
-  if (w.type == "concurrent" && !w.concurrency && !supplied("concurrency")) {
+  if (w.type == "concurrent" && !w.concurrency && !supplied("concurrency") && !w.concurrency_ramp) {
     r.Error(type_node, "", "workload type 'concurrent' requires workload.concurrency (or workload.sweep.concurrency)");
   }
-  if (w.type == "rate" && !w.request_rate && !supplied("request_rate")) {
+  // Trace and ramps (read_trace.cc): each belongs to one type and replaces that type's field.
+  if (w.type == "trace" && !w.trace) r.Error(type_node, "", "workload type 'trace' requires workload.trace");
+  if (w.trace && w.type != "trace")
+    r.Error(wl->Get("trace"), "", "workload.trace needs workload type 'trace', got '" + w.type + "'");
+  if (w.type == "trace" && w.duration_s)
+    r.Error(wl->Get("duration_s"), "", "workload.duration_s is not used by type 'trace': set workload.trace.duration_s (trace time)");
+  if (w.rate_ramp && w.type != "rate")
+    r.Error(wl->Get("rate_ramp"), "", "workload.rate_ramp needs workload type 'rate', got '" + w.type + "'");
+  if (w.rate_ramp && (w.request_rate || supplied("request_rate")))
+    r.Error(wl->Get("rate_ramp"), "", "workload.rate_ramp replaces workload.request_rate: set one of them (not a sweep or search over request_rate)");
+  if (w.concurrency_ramp && w.type != "concurrent")
+    r.Error(wl->Get("concurrency_ramp"), "", "workload.concurrency_ramp needs workload type 'concurrent', got '" + w.type + "'");
+  if (w.concurrency_ramp && (w.concurrency || supplied("concurrency")))
+    r.Error(wl->Get("concurrency_ramp"), "", "workload.concurrency_ramp replaces workload.concurrency: set one of them (not a sweep or search over concurrency)");
+  if (w.type == "rate" && !w.request_rate && !supplied("request_rate") && !w.rate_ramp) {
     r.Error(type_node, "", "workload type 'rate' requires workload.request_rate (or workload.sweep.request_rate)");
   }
   if (w.type == "multi_turn" && !w.conversation) {

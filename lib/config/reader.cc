@@ -27,6 +27,14 @@ void Reader::Error(const Node* at, const std::string& fallback_file, const std::
   diags_->push_back(std::move(d));
 }
 
+void Reader::ErrorAt(const std::string& file, int64_t line, const std::string& message) {
+  Diagnostic d;
+  d.file = DisplayPath(file);
+  d.line = static_cast<int>(line);
+  d.message = message;
+  diags_->push_back(std::move(d));
+}
+
 // Checks that `node` (a map) has only `allowed` keys.
 void Reader::CheckKeys(const Node* node, const std::string& path, const std::vector<std::string>& allowed) {
   if (node == nullptr || node->kind != Node::kMap) return;

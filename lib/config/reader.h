@@ -32,6 +32,8 @@ class Reader {
 
   // Adds a diagnostic at `at` (or in fallback_file when `at` is null).
   void Error(const Node* at, const std::string& fallback_file, const std::string& message);
+  // Adds a diagnostic at a line of another file (a trace or dataset line).
+  void ErrorAt(const std::string& file, int64_t line, const std::string& message);
   // Checks that `node` (a map) has only `allowed` keys.
   void CheckKeys(const Node* node, const std::string& path, const std::vector<std::string>& allowed);
   // False (and a diagnostic at `where`) when parent.key is absent or null.

@@ -33,6 +33,8 @@ void ReadConversation(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 void ReadSweep(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 // workload.search (read_search.cc); after the sweep, which it excludes.
 void ReadSearch(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
+// workload.trace, workload.rate_ramp, workload.concurrency_ramp (read_trace.cc).
+void ReadTraceAndRamps(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 // Rules across workload fields (a type's required field, a sweep's axis fitting the type).
 void CheckWorkloadRules(const Node* wl, ExperimentConfig::Workload& w, Reader& r);
 

@@ -123,6 +123,20 @@ json ToJson(const ExperimentConfig& c) {
   };
   // Only when set, so results files of configs without a search keep their bytes.
   if (!search.is_null()) out["workload"]["search"] = search;
+  if (w.trace) {
+    const auto& t = *w.trace;
+    out["workload"]["trace"] = {{"file", t.file}, {"format", t.format}, {"speedup", t.speedup},
+                                {"block_tokens", t.block_tokens},
+                                {"max_requests", t.max_requests > 0 ? json(t.max_requests) : json(nullptr)},
+                                {"start_s", t.start_s}, {"duration_s", OptJson(t.duration_s)},
+                                {"length_scale", t.length_scale}};
+  }
+  if (w.rate_ramp)
+    out["workload"]["rate_ramp"] = {{"from", w.rate_ramp->from}, {"to", w.rate_ramp->to},
+                                    {"over_s", w.rate_ramp->over_s}, {"shape", w.rate_ramp->shape}};
+  if (w.concurrency_ramp)
+    out["workload"]["concurrency_ramp"] = {{"from", w.concurrency_ramp->from}, {"to", w.concurrency_ramp->to},
+                                           {"over_s", w.concurrency_ramp->over_s}};
   return out;
 }
 

@@ -158,6 +158,10 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
   w.arrival = cw.arrival;
   w.burstiness = cw.burstiness;
   w.seed = cw.seed;
+  if (cw.rate_ramp) w.rate_ramp = RateRamp{cw.rate_ramp->from, cw.rate_ramp->to, cw.rate_ramp->over_s, cw.rate_ramp->shape};
+  if (cw.concurrency_ramp)
+    w.concurrency_ramp = ConcurrencyRamp{cw.concurrency_ramp->from, cw.concurrency_ramp->to, cw.concurrency_ramp->over_s};
+  w.trace = cw.trace;
   w.duration_s = cw.duration_s;
   w.warmup_requests = cw.warmup_requests;
   w.timeout_s = cw.timeout_s;
@@ -171,6 +175,10 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
     w.turns = conv.turns;
     if (!LoadPromptFile(cw.requests.source, true, w.count, w.turns, conv.system_prompt, conv.user_messages, &w, error))
       return false;
+  } else if (cw.type == "trace") {
+    // The trace carries the prompts (built as they are sent); warmup gets synthetic ones.
+    if (w.warmup_requests > 0)
+      w.prompts = SyntheticPrompts(w.warmup_requests, {128, 0, 1, 0}, {static_cast<double>(w.max_tokens), 0, 1, 0}, cw.seed);
   } else if (cw.requests.synthetic) {
     const auto& syn = *cw.requests.synthetic;
     auto dist = [](const config::Distribution& d) { return LengthDistribution{d.mean, d.stddev, d.min, d.max}; };

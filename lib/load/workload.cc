@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include "lib/load/interrupt.h"
@@ -63,6 +64,24 @@ class RequestFactory {
     r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
     return r;
   }
+  // An arrival of a schedule: a trace request carries its own prompt and output length.
+  Request Make(const Arrival& a) {
+    if (!a.request && !w_.shard.on()) return Make(a.index);
+    Request r;
+    if (!a.request) {  // sharded: the arrival's index is already the run's request number
+      const Prompt& p = w_.prompts[static_cast<std::size_t>(a.index) % w_.prompts.size()];
+      r.index = a.index;
+      r.warmup = warmup_;
+      r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
+      return r;
+    }
+    r.index = a.index;
+    *next_index_ = a.index + 1;
+    r.warmup = warmup_;
+    nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", trace::PromptText(*a.request)}}});
+    r.body = ChatBody(w_.model, messages, a.request->output_tokens, w_.temperature, w_.ignore_eos);
+    return r;
+  }
 
  private:
   const Workload& w_;
@@ -73,11 +92,15 @@ class RequestFactory {
 // single (concurrency 1), concurrent, and the warmup phase.
 class ClosedLoop : public Driver {
  public:
-  ClosedLoop(RequestFactory factory, int64_t count, int64_t concurrency, int64_t end_ns, bool single_breaker)
+  ClosedLoop(RequestFactory factory, int64_t count, int64_t concurrency, int64_t end_ns, bool single_breaker,
+             std::optional<ConcurrencyRamp> ramp = std::nullopt, int64_t start_ns = 0)
       : factory_(factory), count_(count), concurrency_(std::max<int64_t>(concurrency, 1)), end_ns_(end_ns),
-        single_breaker_(single_breaker) {}
+        single_breaker_(single_breaker), ramp_(ramp), start_ns_(start_ns) {
+    if (ramp_) concurrency_ = ramp_->from;
+  }
   void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
     *next_ns = end_ns_ > 0 && !Exhausted() ? end_ns_ : -1;
+    if (ramp_) Ramp(now, in_flight, next_ns);
     while (!Exhausted() && static_cast<int64_t>(in_flight + out->size()) < concurrency_) {
       if (end_ns_ > 0 && now >= end_ns_) {
         ended_ = true;
@@ -103,9 +126,28 @@ class ClosedLoop : public Driver {
   bool Exhausted() const override { return ended_ || (count_ > 0 && sent_ >= count_); }
 
  private:
+  // Applies the ramp's steps due by now. A slot a step opens was free from the step's instant
+  // on (its requests' intended start); a step down retires free slots first, and busy ones as
+  // they free.
+  void Ramp(int64_t now, std::size_t in_flight, int64_t* next_ns) {
+    const int64_t steps = std::llabs(ramp_->to - ramp_->from);
+    const int64_t dir = ramp_->to > ramp_->from ? 1 : -1;
+    auto at = [&](int64_t k) { return start_ns_ + static_cast<int64_t>(std::llround(ConcurrencyStepAt(*ramp_, k) * 1e9)); };
+    while (steps_done_ < steps && at(steps_done_ + 1) <= now) {
+      ++steps_done_;
+      concurrency_ += dir;
+      if (dir > 0) freed_ns_.push_back(at(steps_done_));
+    }
+    const auto free_slots = static_cast<std::size_t>(std::max<int64_t>(concurrency_ - static_cast<int64_t>(in_flight), 0));
+    while (freed_ns_.size() > free_slots) freed_ns_.erase(std::min_element(freed_ns_.begin(), freed_ns_.end()));
+    if (steps_done_ < steps && !Exhausted()) *next_ns = *next_ns < 0 ? at(steps_done_ + 1) : std::min(*next_ns, at(steps_done_ + 1));
+  }
   RequestFactory factory_;
   int64_t count_, concurrency_, end_ns_;
   bool single_breaker_;
+  std::optional<ConcurrencyRamp> ramp_;
+  int64_t start_ns_ = 0;
+  int64_t steps_done_ = 0;
   int64_t sent_ = 0;
   bool ended_ = false;
   std::vector<int64_t> freed_ns_;  // slots freed and not yet reused (at most `concurrency`)
@@ -162,36 +204,62 @@ class Batches : public Driver {
   int64_t last_end_ns_ = 0;  // the current batch's latest end so far
 };
 
+// rate and trace: arrivals streamed from a schedule (one read ahead), sent at their instants.
 class OpenLoop : public Driver {
  public:
-  OpenLoop(RequestFactory factory, std::vector<double> offsets_s, int64_t start_ns, int64_t cap)
-      : factory_(factory), cap_(cap), count_(static_cast<int64_t>(offsets_s.size())) {
-    at_ns_.reserve(offsets_s.size());
-    for (double s : offsets_s) at_ns_.push_back(start_ns + static_cast<int64_t>(s * 1e9));
+  // total: the requests the schedule yields (for the breaker); chosen: when not empty, only
+  // these schedule indexes are sent (ascending; a resumed trace run).
+  // shard: keep only arrivals i = K (mod N) of the whole schedule (lib/load/shard.h).
+  OpenLoop(RequestFactory factory, std::unique_ptr<ArrivalSchedule> schedule, int64_t total, int64_t start_ns,
+           int64_t cap, std::vector<int64_t> chosen = {}, Shard shard = {})
+      : factory_(factory), schedule_(std::move(schedule)), cap_(cap), count_(total), start_ns_(start_ns),
+        chosen_(std::move(chosen)), shard_(shard) {
+    Advance();
   }
   void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
-    while (next_ < at_ns_.size() && at_ns_[next_] <= now) {
+    while (has_next_ && next_at_ns_ <= now) {
       if (cap_ > 0 && static_cast<int64_t>(in_flight + out->size()) >= cap_) break;  // late: the lag is recorded
-      Request r = factory_.Make(static_cast<int64_t>(next_));
-      r.scheduled_ns = at_ns_[next_++];
+      Request r = factory_.Make(next_);
+      r.scheduled_ns = next_at_ns_;
       r.intended_ns = r.scheduled_ns;
       out->push_back(std::move(r));
+      Advance();
     }
-    bool capped = cap_ > 0 && next_ < at_ns_.size() && at_ns_[next_] <= now;
-    *next_ns = (next_ < at_ns_.size() && !capped) ? at_ns_[next_] : -1;
+    bool capped = cap_ > 0 && has_next_ && next_at_ns_ <= now;
+    *next_ns = (has_next_ && !capped) ? next_at_ns_ : -1;
   }
   void Done(const Result&, bool failed, int64_t, std::vector<events::RequestComplete>*) override {
     Count(failed);
     if (breaker.empty() && failures_ >= std::max<int64_t>(1, count_ / 2))
       breaker = std::to_string(failures_) + " requests failed (at least half of them)";
   }
-  bool Exhausted() const override { return next_ >= at_ns_.size(); }
+  bool Exhausted() const override { return !has_next_; }
 
  private:
+  void Advance() {
+    while ((has_next_ = schedule_->Next(&next_))) {
+      if (shard_.on() && next_.index % shard_.n != shard_.k) continue;
+      if (chosen_.empty()) break;
+      while (chosen_pos_ < chosen_.size() && chosen_[chosen_pos_] < next_.index) ++chosen_pos_;
+      if (chosen_pos_ >= chosen_.size()) {
+        has_next_ = false;
+        break;
+      }
+      if (chosen_[chosen_pos_] == next_.index) break;
+    }
+    if (has_next_) next_at_ns_ = start_ns_ + static_cast<int64_t>(next_.offset_s * 1e9);
+    // A trace file that turned bad after the config was checked stops the run.
+    if (!has_next_ && breaker.empty() && !schedule_->error().empty()) breaker = "trace: " + schedule_->error();
+  }
   RequestFactory factory_;
-  int64_t cap_, count_;
-  std::vector<int64_t> at_ns_;
-  std::size_t next_ = 0;
+  std::unique_ptr<ArrivalSchedule> schedule_;
+  int64_t cap_, count_, start_ns_;
+  std::vector<int64_t> chosen_;
+  Shard shard_;
+  std::size_t chosen_pos_ = 0;
+  Arrival next_;
+  bool has_next_ = false;
+  int64_t next_at_ns_ = 0;
 };
 
 class MultiTurn : public Driver {
@@ -372,18 +440,31 @@ PhaseResult RunPhase(Driver& driver, StreamClient& client, const Workload& w, co
 }  // namespace
 
 std::string ValidateWorkload(const Workload& w) {
-  static const char* kTypes[] = {"single", "batch", "concurrent", "rate", "multi_turn"};
+  static const char* kTypes[] = {"single", "batch", "concurrent", "rate", "multi_turn", "trace"};
   if (std::find(std::begin(kTypes), std::end(kTypes), w.type) == std::end(kTypes))
-    return "workload type must be single, batch, concurrent, multi_turn or rate (got '" + w.type + "')";
+    return "workload type must be single, batch, concurrent, multi_turn, rate or trace (got '" + w.type + "')";
   if (w.count < 0) return "count must be >= 0";
   if (w.count == 0 && !w.duration_s) return "count must be >= 1 (or set a duration)";
   if (w.duration_s && !(*w.duration_s > 0)) return "duration must be > 0 seconds";
   if (w.type == "batch" && w.batch_size < 1) return "workload type 'batch' requires a batch size >= 1";
-  if (w.type == "concurrent" && w.concurrency < 1) return "workload type 'concurrent' requires a concurrency >= 1";
+  if (w.type == "concurrent" && w.concurrency < 1 && !w.concurrency_ramp)
+    return "workload type 'concurrent' requires a concurrency >= 1";
   if (w.concurrency < 0) return "concurrency must be >= 1";
+  if (w.concurrency_ramp) {
+    if (w.type != "concurrent") return "a concurrency ramp needs workload type 'concurrent'";
+    std::string e = ValidateConcurrencyRamp(*w.concurrency_ramp);
+    if (!e.empty()) return e;
+  }
+  if (w.rate_ramp && w.type != "rate") return "a rate ramp needs workload type 'rate'";
   if (w.type == "rate") {
-    std::string e = ValidateArrival({w.request_rate, w.arrival, w.burstiness, w.seed});
+    std::string e = ValidateArrival({w.request_rate, w.arrival, w.burstiness, w.seed, w.rate_ramp});
     if (!e.empty()) return "workload type 'rate': " + e;
+  }
+  if (w.type == "trace") {
+    if (!w.trace) return "workload type 'trace' requires a trace";
+    std::string e = trace::ValidateOptions(*w.trace);
+    if (!e.empty()) return "trace: " + e;
+    if (w.duration_s) return "workload type 'trace' takes its duration from trace.duration_s";
   }
   if (!w.request_numbers.empty()) {
     if (w.type == "multi_turn") return "chosen request numbers are not supported for multi_turn";
@@ -392,21 +473,24 @@ std::string ValidateWorkload(const Workload& w) {
   }
   if (w.shard.on()) {
     const std::string n = std::to_string(w.shard.n);
-    if (w.type != "rate" && w.type != "concurrent" && w.type != "multi_turn")
-      return "sharding (N = " + n + ") needs a rate, concurrent or multi_turn workload (got '" + w.type + "')";
+    if (w.type != "rate" && w.type != "concurrent" && w.type != "multi_turn" && w.type != "trace")
+      return "sharding (N = " + n + ") needs a rate, trace, concurrent or multi_turn workload (got '" + w.type + "')";
+    if (w.concurrency_ramp && std::min(w.concurrency_ramp->from, w.concurrency_ramp->to) < w.shard.n)
+      return "the concurrency ramp's smaller end " + std::to_string(std::min(w.concurrency_ramp->from, w.concurrency_ramp->to)) +
+             " is smaller than the " + n + " shards (each shard needs a slot)";
     if (!w.request_numbers.empty()) return "chosen request numbers (resume) cannot be sharded";
     if (w.count > 0 && w.count < w.shard.n)
       return "count " + std::to_string(w.count) + " is smaller than the " + n + " shards";
-    if (w.type != "rate" && std::max<int64_t>(w.concurrency, 1) < w.shard.n)
+    if (w.type != "rate" && w.type != "trace" && !w.concurrency_ramp && std::max<int64_t>(w.concurrency, 1) < w.shard.n)
       return "concurrency " + std::to_string(std::max<int64_t>(w.concurrency, 1)) + " is smaller than the " + n +
              " shards (each shard needs a slot)";
-    if (w.type == "rate" && w.concurrency > 0 && w.concurrency < w.shard.n)
+    if ((w.type == "rate" || w.type == "trace") && w.concurrency > 0 && w.concurrency < w.shard.n)
       return "the in-flight cap " + std::to_string(w.concurrency) + " is smaller than the " + n + " shards";
   }
   if (w.type == "multi_turn") {
     if (w.conversations.empty()) return "workload type 'multi_turn' requires conversations";
     if (w.turns < 1) return "turns must be >= 1";
-  } else if (w.prompts.empty()) {
+  } else if (w.prompts.empty() && w.type != "trace") {
     return "no prompts to send";
   }
   if (w.warmup_requests < 0) return "warmup must be >= 0";
@@ -426,6 +510,7 @@ std::optional<int64_t> TotalRequests(const Workload& w) {
 Outcome RunWorkload(const Workload& w, const RunContext& ctx, const Emit& emit) {
   Outcome outcome;
   int64_t connections = std::max<int64_t>({w.concurrency, w.batch_size, 1});
+  if (w.concurrency_ramp) connections = std::max({connections, w.concurrency_ramp->from, w.concurrency_ramp->to});
   StreamClient client({.url = ctx.url, .timeout_s = w.timeout_s, .idle_timeout_s = w.idle_timeout_s,
                        .max_connections = connections});
   if (!client.error().empty()) {
@@ -463,12 +548,23 @@ Outcome RunWorkload(const Workload& w, const RunContext& ctx, const Emit& emit) 
     if (w.type == "single") {
       driver = std::make_unique<ClosedLoop>(factory, w.count, 1, end_ns, /*single_breaker=*/true);
     } else if (w.type == "concurrent") {
-      driver = std::make_unique<ClosedLoop>(factory, count, slots, end_ns, false);
+      std::optional<ConcurrencyRamp> ramp = w.concurrency_ramp;
+      if (ramp && w.shard.on()) ramp = ConcurrencyRamp{ShareOf(ramp->from, w.shard), ShareOf(ramp->to, w.shard), ramp->over_s};
+      driver = std::make_unique<ClosedLoop>(factory, count, slots, end_ns, false, ramp, start);
     } else if (w.type == "batch") {
       driver = std::make_unique<Batches>(factory, w.count, w.batch_size, end_ns);
     } else if (w.type == "rate") {
-      auto offsets = ArrivalOffsets({w.request_rate, w.arrival, w.burstiness, w.seed}, w.count, w.duration_s);
-      driver = std::make_unique<OpenLoop>(factory, TakeShard(offsets, w.shard), start, slots);
+      ArrivalSpec spec{w.request_rate, w.arrival, w.burstiness, w.seed, w.rate_ramp};
+      int64_t total = w.count;
+      if (total <= 0) {  // duration-only: count the schedule once (it is a pure function)
+        auto counting = RateSchedule(spec, w.count, w.duration_s);
+        for (Arrival a; counting->Next(&a);) ++total;
+      }
+      driver = std::make_unique<OpenLoop>(factory, RateSchedule(spec, w.count, w.duration_s), ShareOf(total, w.shard),
+                                          start, slots, std::vector<int64_t>{}, w.shard);
+    } else if (w.type == "trace") {
+      int64_t total = w.request_numbers.empty() ? ShareOf(w.count, w.shard) : static_cast<int64_t>(w.request_numbers.size());
+      driver = std::make_unique<OpenLoop>(factory, TraceSchedule(*w.trace), total, start, slots, w.request_numbers, w.shard);
     } else {
       driver = std::make_unique<MultiTurn>(w, &index, mctx, end_ns);
     }

@@ -4,7 +4,10 @@
 //               the next when the slowest is done       batches; failures >= half the requests
 //   concurrent  `concurrency` in flight (closed loop)   breaker: failures >= half the requests
 //   rate        open-loop arrivals on a schedule        breaker: failures >= half the requests
-//               computed up front (schedule.h), capped at `concurrency` in flight when set
+//               (schedule.h, optionally ramped), capped at `concurrency` in flight when set
+//   trace       open-loop: a trace's requests at their  breaker: failures >= half the requests
+//               timestamps (lib/trace), same schedule   (or the trace file turned bad mid-run)
+//               and cap as rate
 //   multi_turn  conversations that carry the growing   breaker: 3 consecutive failed
 //               context, `concurrency` of them at once  conversations; after a failed turn the
 //               (1, as the original, by default)        rest of the conversation is "skipped"
@@ -22,8 +25,10 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/events/events.h"
+#include "lib/load/schedule.h"
 #include "lib/load/shard.h"
 #include "lib/load/stream_client.h"
+#include "lib/trace/trace.h"
 
 namespace ib::load {
 
@@ -38,7 +43,7 @@ struct ConversationScript {
 };
 
 struct Workload {
-  std::string type = "single";  // single | batch | concurrent | rate | multi_turn
+  std::string type = "single";  // single | batch | concurrent | rate | multi_turn | trace
   // Requests to send (multi_turn: conversations). 0 with duration_s: until the duration ends.
   int64_t count = 1;
   int64_t concurrency = 0;  // 0: unset (single and multi_turn use 1; rate is uncapped)
@@ -47,6 +52,9 @@ struct Workload {
   std::string arrival = "poisson";
   double burstiness = 1;
   int64_t seed = 1;
+  std::optional<RateRamp> rate_ramp;                // rate: replaces request_rate
+  std::optional<ConcurrencyRamp> concurrency_ramp;  // concurrent: replaces concurrency
+  std::optional<trace::Options> trace;              // trace: the requests and their instants
   std::optional<double> duration_s;  // stop sending this long after the first request
   int64_t warmup_requests = 0;
   double timeout_s = 600;
@@ -57,7 +65,7 @@ struct Workload {
   int64_t max_tokens = 256;
   double temperature = 0.7;
   bool ignore_eos = false;
-  std::vector<Prompt> prompts;                     // cycled: request i gets prompt i % n
+  std::vector<Prompt> prompts;                     // cycled: request i gets prompt i % n (trace: warmup only)
   std::vector<ConversationScript> conversations;  // multi_turn, cycled
   int64_t turns = 1;
   // Non-empty: the measured phase sends only these request numbers, in this order, and `count`

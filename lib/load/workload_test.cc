@@ -1,6 +1,9 @@
 #include "lib/load/workload.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -258,6 +261,117 @@ TEST(Schedule, ShapesAndSeeds) {
   EXPECT_NEAR(cv(a), 1.0, 0.15);
   auto timed = ArrivalOffsets({10, "constant", 1, 1}, 0, 1.0);
   EXPECT_EQ(timed.size(), 10u);
+}
+
+// Arrivals per second follow the integral of the ramp's rate: exactly for constant arrivals
+// (arrival k is where the integral reaches k), within 4 sigma per 5 s bin for Poisson ones.
+TEST(Schedule, RampsFollowTheIntegralOfTheRate) {
+  for (const char* shape : {"linear", "exponential"}) {
+    RateRamp ramp{2, 40, 20, shape};
+    ArrivalSpec constant{1, "constant", 1, 1, ramp};
+    auto t = ArrivalOffsets(constant, 0, 30.0);
+    ASSERT_FALSE(t.empty());
+    EXPECT_EQ(static_cast<double>(t.size()), std::ceil(RampIntegral(ramp, 30)) ) << shape;
+    for (std::size_t k = 0; k < t.size(); ++k) EXPECT_NEAR(RampIntegral(ramp, t[k]), static_cast<double>(k), 1e-6) << shape;
+    // Per second: the count in [s, s+1) is the integral over it, to within one arrival.
+    for (int sec = 0; sec < 30; ++sec) {
+      auto n = std::count_if(t.begin(), t.end(), [&](double x) { return x >= sec && x < sec + 1; });
+      EXPECT_NEAR(static_cast<double>(n), RampIntegral(ramp, sec + 1) - RampIntegral(ramp, sec), 1.0) << shape << " s=" << sec;
+    }
+    auto p = ArrivalOffsets({1, "poisson", 1, 11, ramp}, 0, 30.0);
+    for (int bin = 0; bin < 6; ++bin) {
+      double expected = RampIntegral(ramp, 5 * (bin + 1)) - RampIntegral(ramp, 5 * bin);
+      auto n = std::count_if(p.begin(), p.end(), [&](double x) { return x >= 5 * bin && x < 5 * (bin + 1); });
+      EXPECT_NEAR(static_cast<double>(n), expected, 4 * std::sqrt(expected)) << shape << " bin " << bin;
+    }
+    EXPECT_EQ(p, ArrivalOffsets({1, "poisson", 1, 11, ramp}, 0, 30.0));  // a pure function of spec + seed
+  }
+  // The rate itself: linear halfway is the mean, exponential halfway the geometric mean.
+  EXPECT_DOUBLE_EQ(RampRate({2, 40, 20, "linear"}, 10), 21);
+  EXPECT_NEAR(RampRate({2, 40, 20, "exponential"}, 10), std::sqrt(80.0), 1e-9);
+  EXPECT_DOUBLE_EQ(RampRate({2, 40, 20, "linear"}, 25), 40);
+  // A ramp down works the same way; from 0 starts with one arrival at 0.
+  auto down = ArrivalOffsets({1, "constant", 1, 1, RateRamp{10, 1, 5, "linear"}}, 0, 5.0);
+  EXPECT_EQ(static_cast<double>(down.size()), std::ceil(RampIntegral({10, 1, 5, "linear"}, 5)));
+  auto from_zero = ArrivalOffsets({1, "constant", 1, 1, RateRamp{0, 10, 4, "linear"}}, 3, std::nullopt);
+  EXPECT_EQ(from_zero.size(), 3u);
+  EXPECT_EQ(from_zero[0], 0);
+  EXPECT_NEAR(from_zero[1], std::sqrt(2 * 4 / 10.0), 1e-9);  // 10 t^2 / 8 = 1
+}
+
+TEST(Schedule, RampsAreValidated) {
+  EXPECT_EQ(ValidateArrival({0, "poisson", 1, 1, RateRamp{1, 5, 0, "linear"}}), "rate_ramp.over_s must be > 0");
+  EXPECT_EQ(ValidateArrival({0, "poisson", 1, 1, RateRamp{0, 5, 3, "exponential"}}),
+            "rate_ramp.from must be > 0 requests/s for an exponential ramp");
+  EXPECT_EQ(ValidateArrival({0, "poisson", 1, 1, RateRamp{1, 5, 3, "step"}}),
+            "rate_ramp.shape must be linear or exponential (got 'step')");
+  EXPECT_EQ(ValidateArrival({0, "poisson", 1, 1, RateRamp{1, 0, 3, "linear"}}), "rate_ramp.to must be > 0 requests/s");
+  EXPECT_EQ(ValidateConcurrencyRamp({0, 4, 1}), "concurrency_ramp.from must be >= 1");
+  EXPECT_EQ(ValidateConcurrencyRamp({1, 4, 0}), "concurrency_ramp.over_s must be > 0");
+  Workload w = Base("rate", 3);
+  w.rate_ramp = RateRamp{1, 5, -1, "linear"};
+  EXPECT_EQ(ValidateWorkload(w), "workload type 'rate': rate_ramp.over_s must be > 0");
+  w = Base("single", 3);
+  w.concurrency_ramp = ConcurrencyRamp{1, 4, 2};
+  EXPECT_EQ(ValidateWorkload(w), "a concurrency ramp needs workload type 'concurrent'");
+}
+
+// Each slot a step opens is intended to start at the step's instant, exactly, however late the
+// loop woke; the limit is never exceeded.
+TEST(Workload, ConcurrencyRampOpensSlotsAtTheStepInstants) {
+  Workload w = Base("concurrent", 4);
+  w.concurrency_ramp = ConcurrencyRamp{1, 3, 0.2};
+  RunLog run = Execute(w, "/stream?tokens=2&ttft_ms=600");
+  ASSERT_EQ(run.requests.size(), 4u);
+  std::sort(run.requests.begin(), run.requests.end(), [](auto& a, auto& b) { return a.request_index < b.request_index; });
+  for (auto& r : run.requests) ASSERT_TRUE(r.intended_ms.has_value());
+  EXPECT_NEAR(*run.requests[2].intended_ms - *run.requests[1].intended_ms, 100.0, 1e-3);
+  EXPECT_LE(*run.requests[1].intended_ms - *run.requests[0].intended_ms, 100.0 + 1e-3);
+  EXPECT_GE(run.requests[1].start_ms, *run.requests[1].intended_ms);
+  EXPECT_GE(run.requests[2].start_ms, *run.requests[2].intended_ms);
+  // The 4th waits for a slot: 3 is the ramp's end.
+  double first_end = std::min({run.requests[0].end_ms, run.requests[1].end_ms, run.requests[2].end_ms});
+  EXPECT_GE(run.requests[3].start_ms, first_end - 0.001);
+  EXPECT_GE(*run.requests[3].intended_ms, first_end - 0.001);
+}
+
+TEST(Workload, TraceSendsEachRequestAtItsTimestampWithItsOwnLengths) {
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/t.jsonl";
+  std::ofstream(path) << "{\"timestamp\": 0, \"input_length\": 40, \"output_length\": 3, \"hash_ids\": [0]}\n"
+                         "{\"timestamp\": 60, \"input_length\": 80, \"output_length\": 5, \"hash_ids\": [0, 1]}\n"
+                         "{\"timestamp\": 60, \"input_length\": 20, \"output_length\": 7, \"hash_ids\": [2]}\n";
+  Workload w = Base("trace", 3);
+  w.prompts.clear();
+  w.trace = trace::Options{.file = path, .speedup = 2, .block_tokens = 32};
+  RunLog run = Execute(w, "/stream?tokens=2");
+  ASSERT_EQ(run.requests.size(), 3u);
+  EXPECT_TRUE(run.outcome.completed);
+  std::sort(run.requests.begin(), run.requests.end(), [](auto& a, auto& b) { return a.request_index < b.request_index; });
+  double first = *run.requests[0].scheduled_ms;
+  EXPECT_NEAR(*run.requests[1].scheduled_ms - first, 30.0, 1e-3);
+  EXPECT_NEAR(*run.requests[2].scheduled_ms - first, 30.0, 1e-3);
+  for (auto& r : run.requests) EXPECT_NEAR(r.start_ms - *r.scheduled_ms, *r.send_lag_ms, 1e-6);
+  // Request 0 alone (max_requests 1): 40 words of 4 bytes, max_tokens 3.
+  w.trace->max_requests = 1;
+  w.count = 1;
+  RunLog one = Execute(w, "/stream?tokens=2");
+  ASSERT_EQ(one.requests.size(), 1u);
+  auto body = nlohmann::json::parse(server->last_body());
+  EXPECT_EQ(body["max_tokens"], 3);
+  EXPECT_EQ(body["messages"][0]["content"], trace::PromptText({.line = 1, .input_tokens = 40, .block_tokens = 32, .hash_ids = {0}}));
+  EXPECT_EQ(body["messages"][0]["content"].get<std::string>().size(), 160u);
+}
+
+TEST(Workload, ATraceFileThatTurnsBadMidRunStopsIt) {
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/bad.jsonl";
+  std::ofstream(path) << "{\"timestamp\": 0, \"input_length\": 4, \"output_length\": 1, \"hash_ids\": []}\nnot json\n";
+  Workload w = Base("trace", 2);
+  w.prompts.clear();
+  w.trace = trace::Options{.file = path};
+  RunLog run = Execute(w, "/stream?tokens=1");
+  EXPECT_FALSE(run.outcome.completed);
+  EXPECT_EQ(run.outcome.reason, "circuit breaker: trace: " + path + ":2: not a JSON object");
+  EXPECT_EQ(run.requests.size(), 1u);
 }
 
 TEST(RequestBody, OriginalKeyOrder) {
