@@ -133,7 +133,7 @@ TEST(ShardSim, BadShardsAreUsageErrors) {
   EXPECT_NE(r.stderr_text.find("--shard takes K/N with 0 <= K < N"), std::string::npos) << r.stderr_text;
   r = testing::RunIbLoad(Base(sim, {"--workload", "batch", "--batch-size", "4", "--shard", "1/2"}));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.stderr_text.find("needs a rate, concurrent or multi_turn workload"), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("needs a rate, trace, concurrent or multi_turn workload"), std::string::npos) << r.stderr_text;
   r = testing::RunIbLoad(Base(sim, {"--workload", "concurrent", "--concurrency", "2", "--count", "8", "--shard", "1/4"}));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.stderr_text.find("concurrency 2 is smaller than the 4 shards"), std::string::npos) << r.stderr_text;
