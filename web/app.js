@@ -268,7 +268,19 @@
         traces.push({ type: 'scatter', mode: 'lines', x: b.x, y: b.y, name: `baseline ${this.baseline.id}`,
           line: { color: c.muted, width: 1.2, dash: 'dot' }, hovertemplate: '%{y:.0f} tok/s<extra>baseline</extra>' });
       }
+      // The offered load (arrivals per second at their intended start) on its own axis: where
+      // output throughput stops following it, the server stopped keeping up.
+      const offered = M.offeredRate(run, this.windowS);
+      if (offered.x.length) {
+        traces.push({ type: 'scatter', mode: 'lines', x: offered.x, y: offered.y, name: 'offered (req/s)', yaxis: 'y2',
+          line: { color: c.muted, width: 1.4, dash: 'dash', shape: 'hv' }, hovertemplate: '%{y:.2f} req/s offered at %{x:.1f} s<extra></extra>' });
+      }
       const layout = baseLayout(`Output throughput (tok/s, client, rolling ${this.windowS} s)`, 'time (s)', 'tok/s', `${this.prefix}-${run.runId}`);
+      if (offered.x.length) {
+        layout.yaxis2 = { title: { text: 'offered req/s', standoff: 6 }, overlaying: 'y', side: 'right', rangemode: 'tozero',
+          showgrid: false, zeroline: false, linecolor: c.grid };
+        layout.margin = { ...layout.margin, r: 56 };
+      }
       layout.showlegend = traces.length > 1;
       this.plot('tput', traces, layout);
       this.setEmpty('tput', !run.req.end.length);

@@ -14,7 +14,8 @@
       runId: runId || '',
       gpu: { t: [], kv: [], running: [], waiting: [], hit: [], gen: [] },
       // One entry per non-warmup request, in arrival order.
-      req: { index: [], start: [], end: [], ok: [], ttftAt: [], tokens: [] },
+      // intended: the instant the request should have started (intended_ms; null when absent).
+      req: { index: [], start: [], end: [], ok: [], ttftAt: [], tokens: [], intended: [] },
       ttft: [], e2e: [], itl: [],
       // From the intended start (ttft + client_queue_ms): only requests that carry client_queue_ms.
       ttftIntended: [], e2eIntended: [],
@@ -67,6 +68,7 @@
     run.req.ok.push(ok);
     run.req.ttftAt.push(ok && ttft != null ? start + ttft : null);
     run.req.tokens.push(ok ? num(d.completion_tokens) || 0 : 0);
+    run.req.intended.push(num(d.intended_ms));
     if (ok) {
       if (ttft != null) run.ttft.push(ttft);
       if (e2e != null) run.e2e.push(e2e);
@@ -228,6 +230,33 @@
       y[k] = sum / span;
     }
     return { x, y };
+  }
+
+  // Offered load: arrivals per second, every request (failed ones too) counted at its intended
+  // start (intended_ms), binned as rollingThroughput bins and averaged over the same window.
+  // Empty when no request carries intended_ms.
+  function offeredRate(run, windowS) {
+    const at = run.req.intended.filter((v) => v != null);
+    if (!at.length) return { x: [], y: [] };
+    let tEnd = 0;
+    for (let i = 0; i < run.req.end.length; i++) if (run.req.end[i] > tEnd) tEnd = run.req.end[i];
+    for (const v of at) if (v > tEnd) tEnd = v;
+    tEnd /= 1000;
+    const binS = Math.max(0.25, niceStep(tEnd / 1200));
+    const nb = Math.max(1, Math.ceil(tEnd / binS) + 1);
+    const bins = new Float64Array(nb);
+    for (const v of at) bins[Math.min(nb - 1, Math.max(0, Math.floor(v / 1000 / binS)))] += 1;
+    const w = Math.max(1, Math.round(windowS / binS));
+    const x = new Array(nb);
+    const y = new Array(nb);
+    let sum = 0;
+    for (let k = 0; k < nb; k++) {
+      sum += bins[k];
+      if (k >= w) sum -= bins[k - w];
+      x[k] = (k + 1) * binS;
+      y[k] = sum / (Math.min(k + 1, w) * binS);
+    }
+    return { x, y, binS };
   }
 
   // Min/max downsampling of a time series to at most ~2*buckets points inside [lo, hi], keeping
@@ -411,7 +440,7 @@
 
   const api = {
     num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
-    histogram, rollingThroughput, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
+    histogram, rollingThroughput, offeredRate, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
     fmtPcts, summaryCards, compareRows, delta, METRICS, parseResultsText,
     REQUEST_FIELDS, checkSchema,
   };
