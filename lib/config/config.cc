@@ -14,6 +14,7 @@
 #include "lib/config/sections.h"
 #include "lib/config/yaml_tree.h"
 #include "lib/prompts/prompts.h"
+#include "lib/prompts/sharegpt.h"
 
 namespace ib::config {
 namespace {
@@ -34,6 +35,21 @@ void CheckPrompts(const Node& root, const ExperimentConfig& c, Reader& r) {
     if (const Node* req = wl->Get("requests")) source = req->Get("source");
   }
   std::string error;
+  if (IsShareGpt(w)) {
+    // The whole dataset is read (streamed), so a bad entry anywhere stops the run here, at the
+    // dataset's own line.
+    prompts::DatasetError e;
+    prompts::ShareGptOptions o = ShareGptOptionsOf(w);
+    if (!prompts::LoadShareGpt(DisplayPath(w.requests.source), 1, o, &e)) {
+      Node at;
+      at.file = w.requests.source;
+      at.line = static_cast<int>(e.line);
+      std::string key = "workload.requests.source";
+      if (source) key += " (" + DisplayPath(source->file) + ":" + std::to_string(source->line) + ")";
+      r.Error(e.line > 0 ? &at : source, "", key + ": " + e.message);
+    }
+    return;
+  }
   if (w.type == "multi_turn") {
     if (!w.conversation) return;
     if (!prompts::LoadConversations(DisplayPath(w.requests.source), 1, w.conversation->turns, w.conversation->system_prompt,
@@ -92,6 +108,21 @@ LoadResult LoadFromText(const std::string& yaml, const std::string& path) {
 }
 
 }  // namespace
+
+bool IsShareGpt(const ExperimentConfig::Workload& w) {
+  if (w.requests.source.empty()) return false;
+  if (w.requests.format == "sharegpt") return true;
+  return w.requests.format.empty() && prompts::LooksLikeShareGpt(w.requests.source);
+}
+
+prompts::ShareGptOptions ShareGptOptionsOf(const ExperimentConfig::Workload& w) {
+  prompts::ShareGptOptions o;
+  o.max_prompt_tokens = w.requests.max_prompt_tokens;
+  o.max_total_tokens = w.requests.max_total_tokens;
+  o.output_len_from_dataset = w.requests.output_len_from_dataset;
+  o.turns = w.type == "multi_turn" && w.conversation ? w.conversation->turns : 0;
+  return o;
+}
 
 std::string Diagnostic::Format(const std::string& tool) const {
   std::string where = file;

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/prompts/sharegpt.h"
 #include "lib/trace/trace.h"
 
 namespace ib::config {
@@ -78,14 +79,30 @@ struct ExperimentConfig {
 
   struct Workload {
     std::string type;  // single | batch | concurrent | multi_turn | rate | trace
+    std::string endpoint = "chat";  // chat (/v1/chat/completions) | completions (/v1/completions)
 
     struct Requests {
-      std::string source;  // absolute path of a JSONL file; empty when synthetic
+      std::string source;  // absolute path of a JSONL or ShareGPT file; empty when synthetic
       int64_t count = 0;
+      // "" (detected by shape: a JSON array is ShareGPT, else JSONL) | "jsonl" | "sharegpt".
+      std::string format;
+      // ShareGPT: the first gpt answer's length (words) as each prompt's max_tokens (vLLM's rule).
+      bool output_len_from_dataset = false;
+      // ShareGPT length filters, in words (vLLM's defaults): entries whose prompt is under 4 or
+      // over max_prompt_tokens, or whose prompt + answer is over max_total_tokens, are skipped.
+      int64_t max_prompt_tokens = 1024;
+      int64_t max_total_tokens = 2048;
       struct Synthetic {
-        Distribution input_tokens{256, 0, 1, 0};
+        Distribution input_tokens{256, 0, 1, 0};  // with shared_prefix: the suffix after the prefix
         Distribution output_tokens{128, 0, 1, 0};
         int64_t seed = 1;
+        // Prompt families: request i belongs to one family and starts with its exact prefix text.
+        struct SharedPrefix {
+          int64_t families = 1;
+          int64_t prefix_tokens = 0;  // words, as input_tokens
+          std::string assign = "round_robin";  // round_robin | random (seeded by seed)
+        };
+        std::optional<SharedPrefix> shared_prefix;
       };
       std::optional<Synthetic> synthetic;
     } requests;
@@ -210,6 +227,11 @@ std::vector<Iteration> ExpandSweep(const ExperimentConfig& config);
 // fresh_prompts, its own synthetic-prompt seed (seed + index - 1), so every probe is
 // reproducible and none re-sends another's prompts. `total` is search.max_probes.
 Iteration ProbeIteration(const ExperimentConfig& config, int index, double value);
+
+// Whether workload.requests.source is a ShareGPT dataset (format: sharegpt, or detected by
+// shape when format is unset), and the reader options its keys ask for.
+bool IsShareGpt(const ExperimentConfig::Workload& w);
+prompts::ShareGptOptions ShareGptOptionsOf(const ExperimentConfig::Workload& w);
 
 // The resolved config in the original tool's results-JSON shape ("experiment" key), plus
 // ib's additional keys.

@@ -274,6 +274,38 @@ workload:
   EXPECT_NE(Messages(bad).find("itl_ms"), std::string::npos) << Messages(bad);
 }
 
+TEST(Config, WorkloadShapesLoadAndShowInTheResultsConfig) {
+  LoadResult r = LoadExperiment("experiments/examples/sim-shared-prefix.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  const auto& sp = r.config->workload.requests.synthetic->shared_prefix;
+  ASSERT_TRUE(sp);
+  EXPECT_EQ(sp->families, 4);
+  EXPECT_EQ(sp->prefix_tokens, 400);
+  EXPECT_EQ(sp->assign, "round_robin");
+  EXPECT_EQ(ToJson(*r.config)["workload"]["requests"]["synthetic"]["shared_prefix"],
+            (nlohmann::json{{"families", 4}, {"prefix_tokens", 400}, {"assign", "round_robin"}}));
+  EXPECT_FALSE(ToJson(*r.config)["workload"].contains("endpoint"));  // chat: results files keep their bytes
+
+  r = LoadExperiment("experiments/examples/sim-completions.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  EXPECT_EQ(r.config->workload.endpoint, "completions");
+  EXPECT_EQ(ToJson(*r.config)["workload"]["endpoint"], "completions");
+
+  r = LoadExperiment("experiments/examples/sim-sharegpt.yaml");
+  ASSERT_TRUE(r.ok()) << Messages(r);
+  EXPECT_TRUE(IsShareGpt(r.config->workload));
+  EXPECT_TRUE(r.config->workload.requests.output_len_from_dataset);
+  auto o = ShareGptOptionsOf(r.config->workload);
+  EXPECT_EQ(o.max_prompt_tokens, 1024);
+  EXPECT_EQ(o.max_total_tokens, 2048);
+  EXPECT_EQ(o.turns, 0);
+  // Detected by shape without format:
+  r.config->workload.requests.format = "";
+  EXPECT_TRUE(IsShareGpt(r.config->workload));
+  r.config->workload.requests.format = "jsonl";
+  EXPECT_FALSE(IsShareGpt(r.config->workload));
+}
+
 TEST(Config, MissingFile) {
   auto r = LoadExperiment("tests/configs/does-not-exist.yaml");
   ASSERT_FALSE(r.ok());

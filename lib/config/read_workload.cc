@@ -11,9 +11,11 @@ const std::vector<std::string> kWorkloadKeys = {
     "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
     "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
     "conversation", "sweep", "search",
-    "trace", "rate_ramp", "concurrency_ramp"};
-const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic"};
-const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed"};
+    "trace", "rate_ramp", "concurrency_ramp", "endpoint"};
+const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic", "format", "output_len_from_dataset",
+                                               "max_prompt_tokens", "max_total_tokens"};
+const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed", "shared_prefix"};
+const std::vector<std::string> kSharedPrefixKeys = {"families", "prefix_tokens", "assign"};
 const std::vector<std::string> kDistributionKeys = {"mean", "stddev", "min", "max"};
 const std::vector<std::string> kParameterKeys = {"max_tokens", "temperature", "ignore_eos"};
 const std::vector<std::string> kConversationKeys = {"turns", "system_prompt", "user_messages", "shared_prefix"};
@@ -50,6 +52,12 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
     }
     ReadRequests(wl, w, r);
     ReadParameters(wl, w, r);
+    if (auto v = r.String(wl->Get("endpoint"), "workload.endpoint")) {
+      w.endpoint = *v;
+      if (*v != "chat" && *v != "completions")
+        r.Error(wl->Get("endpoint"), "", "workload.endpoint must be 'chat' or 'completions', got '" + *v + "'" +
+                                             DidYouMean(*v, {"chat", "completions"}));
+    }
     auto positive_int = [&](const char* key, std::optional<int64_t>& out) {
       out = r.Int(wl->Get(key), std::string("workload.") + key);
       if (out && *out < 1) r.Error(wl->Get(key), "", std::string("workload.") + key + " must be >= 1, got " + std::to_string(*out));
@@ -121,7 +129,46 @@ void ReadRequests(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
       s.input_tokens = ReadDistribution(r, synthetic->Get("input_tokens"), "workload.requests.synthetic.input_tokens", s.input_tokens);
       s.output_tokens = ReadDistribution(r, synthetic->Get("output_tokens"), "workload.requests.synthetic.output_tokens", s.output_tokens);
       if (auto v = r.Int(synthetic->Get("seed"), "workload.requests.synthetic.seed")) s.seed = *v;
+      if (const Node* sp = synthetic->Get("shared_prefix"); r.IsMap(sp, "workload.requests.synthetic.shared_prefix")) {
+        const std::string path = "workload.requests.synthetic.shared_prefix";
+        r.CheckKeys(sp, path, kSharedPrefixKeys);
+        ExperimentConfig::Workload::Requests::Synthetic::SharedPrefix p;
+        if (r.Require(sp, "families", path + ".families", sp)) {
+          if (auto v = r.Int(sp->Get("families"), path + ".families")) {
+            p.families = *v;
+            if (*v < 1) r.Error(sp->Get("families"), "", path + ".families must be >= 1, got " + std::to_string(*v));
+          }
+        }
+        if (r.Require(sp, "prefix_tokens", path + ".prefix_tokens", sp)) {
+          if (auto v = r.Int(sp->Get("prefix_tokens"), path + ".prefix_tokens")) {
+            p.prefix_tokens = *v;
+            if (*v < 1) r.Error(sp->Get("prefix_tokens"), "", path + ".prefix_tokens must be >= 1, got " + std::to_string(*v));
+          }
+        }
+        if (auto v = r.String(sp->Get("assign"), path + ".assign")) {
+          p.assign = *v;
+          if (*v != "round_robin" && *v != "random")
+            r.Error(sp->Get("assign"), "", path + ".assign must be 'round_robin' or 'random', got '" + *v + "'" +
+                                              DidYouMean(*v, {"round_robin", "random"}));
+        }
+        s.shared_prefix = p;
+      }
       w.requests.synthetic = s;
+    }
+    if (auto v = r.String(req->Get("format"), "workload.requests.format")) {
+      w.requests.format = *v;
+      if (*v != "jsonl" && *v != "sharegpt")
+        r.Error(req->Get("format"), "", "workload.requests.format must be 'jsonl' or 'sharegpt', got '" + *v + "'" +
+                                            DidYouMean(*v, {"jsonl", "sharegpt"}));
+    }
+    if (auto v = r.Bool(req->Get("output_len_from_dataset"), "workload.requests.output_len_from_dataset"))
+      w.requests.output_len_from_dataset = *v;
+    for (auto [key, out] : {std::pair<const char*, int64_t*>{"max_prompt_tokens", &w.requests.max_prompt_tokens},
+                            {"max_total_tokens", &w.requests.max_total_tokens}}) {
+      if (auto v = r.Int(req->Get(key), std::string("workload.requests.") + key)) {
+        *out = *v;
+        if (*v < 4) r.Error(req->Get(key), "", std::string("workload.requests.") + key + " must be >= 4, got " + std::to_string(*v));
+      }
     }
     if (r.Require(req, "count", "workload.requests.count", req)) {
       if (auto v = r.Int(req->Get("count"), "workload.requests.count")) {

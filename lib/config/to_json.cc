@@ -54,6 +54,8 @@ json ToJson(const ExperimentConfig& c) {
     synthetic = {{"input_tokens", DistributionJson(w.requests.synthetic->input_tokens)},
                  {"output_tokens", DistributionJson(w.requests.synthetic->output_tokens)},
                  {"seed", w.requests.synthetic->seed}};
+    if (const auto& sp = w.requests.synthetic->shared_prefix)
+      synthetic["shared_prefix"] = {{"families", sp->families}, {"prefix_tokens", sp->prefix_tokens}, {"assign", sp->assign}};
   }
   json search = nullptr;
   if (w.search) {
@@ -137,6 +139,13 @@ json ToJson(const ExperimentConfig& c) {
   if (w.concurrency_ramp)
     out["workload"]["concurrency_ramp"] = {{"from", w.concurrency_ramp->from}, {"to", w.concurrency_ramp->to},
                                            {"over_s", w.concurrency_ramp->over_s}};
+  if (w.endpoint != "chat") out["workload"]["endpoint"] = w.endpoint;
+  if (!w.requests.format.empty()) out["workload"]["requests"]["format"] = w.requests.format;
+  if (w.requests.output_len_from_dataset) out["workload"]["requests"]["output_len_from_dataset"] = true;
+  if (w.requests.max_prompt_tokens != 1024 || w.requests.max_total_tokens != 2048) {
+    out["workload"]["requests"]["max_prompt_tokens"] = w.requests.max_prompt_tokens;
+    out["workload"]["requests"]["max_total_tokens"] = w.requests.max_total_tokens;
+  }
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include "lib/load/synthetic.h"
 #include "lib/load/workload.h"
 #include "lib/prompts/prompts.h"
+#include "lib/prompts/sharegpt.h"
 #include "lib/runid/runid.h"
 
 namespace ib::load {
@@ -132,10 +133,11 @@ int64_t CountPromptLines(const std::string& path) {
 // Fills w->prompts or w->conversations from the original's JSONL formats (lib/prompts).
 bool LoadPromptFile(const std::string& path, bool multi_turn, int64_t count, int64_t turns,
                     const std::optional<std::string>& system_prompt,
-                    const std::optional<std::vector<std::string>>& user_messages, Workload* w, std::string* error) {
+                    const std::optional<std::vector<std::string>>& user_messages, Workload* w, std::string* error,
+                    const std::optional<std::string>& shared_prefix = std::nullopt) {
   int64_t n = count > 0 ? count : CountPromptLines(path);
   if (multi_turn) {
-    auto conversations = prompts::LoadConversations(path, n, turns, system_prompt, user_messages, error);
+    auto conversations = prompts::LoadConversations(path, n, turns, system_prompt, user_messages, error, shared_prefix);
     if (!conversations) return false;
     for (auto& c : *conversations) w->conversations.push_back({std::move(c.initial), std::move(c.follow_ups)});
     return true;
@@ -143,6 +145,31 @@ bool LoadPromptFile(const std::string& path, bool multi_turn, int64_t count, int
   auto set = prompts::LoadPrompts(path, n, error);
   if (!set) return false;
   for (auto& m : set->messages) w->prompts.push_back({std::move(m), std::nullopt});
+  return true;
+}
+
+// Fills w->prompts or w->conversations from a ShareGPT dataset (lib/prompts/sharegpt.h): the
+// first `count` usable entries (a pool of 1000 for a duration-only run), cycled.
+bool LoadShareGptFile(const config::ExperimentConfig::Workload& cw, int64_t count, Workload* w, std::string* error) {
+  prompts::DatasetError e;
+  auto set = prompts::LoadShareGpt(cw.requests.source, count > 0 ? count : 1000, config::ShareGptOptionsOf(cw), &e);
+  if (!set) {
+    *error = e.line > 0 ? e.message + " (line " + std::to_string(e.line) + ")" : e.message;
+    return false;
+  }
+  if (cw.type == "multi_turn") {
+    const auto conv = cw.conversation.value_or(config::ExperimentConfig::Workload::Conversation{});
+    const nlohmann::json system = prompts::SystemMessages(conv.shared_prefix, conv.system_prompt);
+    for (auto& entry : set->entries) {
+      ConversationScript c;
+      c.initial = system;
+      for (auto& m : entry.messages) c.initial.push_back(std::move(m));
+      c.follow_ups = std::move(entry.follow_ups);
+      w->conversations.push_back(std::move(c));
+    }
+    return true;
+  }
+  for (auto& entry : set->entries) w->prompts.push_back({std::move(entry.messages), entry.max_tokens});
   return true;
 }
 
@@ -170,10 +197,18 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
   w.max_tokens = cw.parameters.max_tokens;
   w.temperature = cw.parameters.temperature;
   w.ignore_eos = cw.parameters.ignore_eos;
+  w.endpoint = cw.endpoint;
   if (cw.type == "multi_turn") {
     const auto conv = cw.conversation.value_or(config::ExperimentConfig::Workload::Conversation{});
     w.turns = conv.turns;
-    if (!LoadPromptFile(cw.requests.source, true, w.count, w.turns, conv.system_prompt, conv.user_messages, &w, error))
+  }
+  if (config::IsShareGpt(cw)) {
+    int64_t warm = std::max<int64_t>(w.warmup_requests, 0);
+    if (!LoadShareGptFile(cw, w.count > 0 ? std::max(w.count, warm) : 0, &w, error)) return false;
+  } else if (cw.type == "multi_turn") {
+    const auto conv = cw.conversation.value_or(config::ExperimentConfig::Workload::Conversation{});
+    if (!LoadPromptFile(cw.requests.source, true, w.count, w.turns, conv.system_prompt, conv.user_messages, &w, error,
+                        conv.shared_prefix))
       return false;
   } else if (cw.type == "trace") {
     // The trace carries the prompts (built as they are sent); warmup gets synthetic ones.
@@ -184,7 +219,11 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
     auto dist = [](const config::Distribution& d) { return LengthDistribution{d.mean, d.stddev, d.min, d.max}; };
     int64_t n = w.count > 0 ? w.count : 1000;  // duration-only: a pool of 1000, cycled
     int64_t warm = std::max<int64_t>(w.warmup_requests, 0);
-    w.prompts = SyntheticPrompts(std::max(n, warm), dist(syn.input_tokens), dist(syn.output_tokens), syn.seed);
+    std::optional<SharedPrefix> prefix;
+    if (syn.shared_prefix)
+      prefix = SharedPrefix{syn.shared_prefix->families, syn.shared_prefix->prefix_tokens, syn.shared_prefix->assign == "random"};
+    w.prompts = SyntheticPrompts(std::max(n, warm), dist(syn.input_tokens), dist(syn.output_tokens), syn.seed,
+                                 prefix ? &*prefix : nullptr);
   } else {
     if (!LoadPromptFile(cw.requests.source, false, w.count, 1, std::nullopt, std::nullopt, &w, error)) return false;
   }
@@ -214,6 +253,10 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
   w.ignore_eos = o.ignore_eos;
   w.turns = o.turns;
   w.warmup_requests = 0;
+  // An ad-hoc --endpoint of a completions path (not chat) sends "prompt" strings.
+  if (!o.endpoint.empty() && o.endpoint.find("/chat/") == std::string::npos &&
+      o.endpoint.size() >= 12 && o.endpoint.compare(o.endpoint.size() - 12, 12, "/completions") == 0)
+    w.endpoint = "completions";
   if (o.input_tokens < 1) {
     *error = "--input-tokens must be >= 1";
     return false;
@@ -303,7 +346,11 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   // With an agreed start (--start-at) the iteration's time counts from it, as one process's
   // would from its own start, so the shards' merged elapsed_s is the run's.
   int64_t began = start_ns >= 0 ? start_ns : NowNs();
-  RunContext ctx{TrimSlash(o.server_url) + o.endpoint, run_id, plan.total > 1 || o.iteration > 0 ? plan.index : 0,
+  // --endpoint names the path; without it the workload's endpoint picks it.
+  std::string path = !o.endpoint.empty() ? o.endpoint
+                     : w.endpoint == "completions" ? "/v1/completions"
+                                                   : "/v1/chat/completions";
+  RunContext ctx{TrimSlash(o.server_url) + path, run_id, plan.total > 1 || o.iteration > 0 ? plan.index : 0,
                  t0_ns};
   ctx.start_ns = start_ns;
   Outcome outcome = RunWorkload(w, ctx, emit);

@@ -15,7 +15,9 @@ namespace ib::load {
 
 struct Options {
   std::string server_url;
-  std::string endpoint = "/v1/chat/completions";
+  // Path of the streaming endpoint; empty: the workload's (/v1/chat/completions, or
+  // /v1/completions for workload.endpoint: completions).
+  std::string endpoint;
   std::string config_path;  // empty: ad-hoc flags
   int64_t iteration = 0;    // with a config: run only this iteration (1-based); 0: all
   // Ad-hoc workload (also overrides of a config where marked "set").

@@ -46,6 +46,13 @@ int64_t TakeEarliest(std::vector<int64_t>* freed, int64_t otherwise) {
   return at;
 }
 
+// The request body for these messages, for the workload's endpoint.
+std::string BodyFor(const Workload& w, const nlohmann::json& messages, int64_t max_tokens) {
+  if (w.endpoint == "completions")
+    return CompletionBody(w.model, PromptText(messages), max_tokens, w.temperature, w.ignore_eos);
+  return ChatBody(w.model, messages, max_tokens, w.temperature, w.ignore_eos);
+}
+
 class RequestFactory {
  public:
   RequestFactory(const Workload& w, bool warmup, int64_t* next_index) : w_(w), warmup_(warmup), next_index_(next_index) {}
@@ -61,7 +68,7 @@ class RequestFactory {
     r.index = (*next_index_)++;
     if (chosen) r.index = prompt_number;
     r.warmup = warmup_;
-    r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
+    r.body = BodyFor(w_, p.messages, p.max_tokens.value_or(w_.max_tokens));
     return r;
   }
   // An arrival of a schedule: a trace request carries its own prompt and output length.
@@ -348,7 +355,7 @@ class MultiTurn : public Driver {
     r.conversation_index = static_cast<int>(c.number);
     r.turn_index = static_cast<int>(c.turn++);
     r.keep_content = true;
-    r.body = ChatBody(w_.model, c.messages, w_.max_tokens, w_.temperature, w_.ignore_eos);
+    r.body = BodyFor(w_, c.messages, w_.max_tokens);
     return r;
   }
   const Workload& w_;
@@ -493,6 +500,8 @@ std::string ValidateWorkload(const Workload& w) {
   } else if (w.prompts.empty() && w.type != "trace") {
     return "no prompts to send";
   }
+  if (w.endpoint != "chat" && w.endpoint != "completions")
+    return "endpoint must be chat or completions (got '" + w.endpoint + "')";
   if (w.warmup_requests < 0) return "warmup must be >= 0";
   if (w.warmup_requests > 0 && w.prompts.empty()) return "warmup needs prompts";
   if (!(w.timeout_s > 0)) return "timeout must be > 0 seconds";

@@ -62,6 +62,9 @@ struct Workload {
   double drain_timeout_s = 2;  // after an interrupt, how long in-flight requests may finish
 
   std::string model;
+  // "chat": messages to /v1/chat/completions; "completions": PromptText(messages) as the
+  // "prompt" string (the URL is the caller's: RunContext::url).
+  std::string endpoint = "chat";
   int64_t max_tokens = 256;
   double temperature = 0.7;
   bool ignore_eos = false;

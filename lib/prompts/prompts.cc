@@ -52,6 +52,13 @@ bool IsMessageList(const json& v) {
 
 }  // namespace
 
+json SystemMessages(const std::optional<std::string>& shared_prefix, const std::optional<std::string>& system_prompt) {
+  std::string content = shared_prefix.value_or("") + system_prompt.value_or("");
+  json out = json::array();
+  if (!content.empty()) out.push_back({{"role", "system"}, {"content", content}});
+  return out;
+}
+
 std::optional<PromptSet> LoadPrompts(const std::string& path, int64_t count, std::string* error) {
   auto lines = ReadJsonl(path, error);
   if (!lines) return std::nullopt;
@@ -79,7 +86,8 @@ std::optional<PromptSet> LoadPrompts(const std::string& path, int64_t count, std
 std::optional<std::vector<Conversation>> LoadConversations(
     const std::string& path, int64_t count, int64_t turns,
     const std::optional<std::string>& system_prompt,
-    const std::optional<std::vector<std::string>>& user_messages, std::string* error) {
+    const std::optional<std::vector<std::string>>& user_messages, std::string* error,
+    const std::optional<std::string>& shared_prefix) {
   auto lines = ReadJsonl(path, error);
   if (!lines) return std::nullopt;
   const json& first = lines->front().value;
@@ -101,10 +109,7 @@ std::optional<std::vector<Conversation>> LoadConversations(
       return std::nullopt;
     }
   }
-  json system = json::array();
-  if (system_prompt && !system_prompt->empty()) {
-    system.push_back({{"role", "system"}, {"content", *system_prompt}});
-  }
+  const json system = SystemMessages(shared_prefix, system_prompt);
   std::vector<Conversation> raw;
   for (const auto& line : *lines) {
     const char* key = scripted ? "turns" : "messages";

@@ -29,10 +29,18 @@ struct Conversation {
   std::vector<std::string> follow_ups;  // user messages of turns 2..T
 };
 
-// Returns exactly `count` conversations of `turns` turns, cycling the file's lines.
+// The messages every conversation starts with: one system message whose content is
+// shared_prefix followed directly by system_prompt (either may be absent); empty when neither is
+// set. The shared prefix comes first so that every conversation's prompt begins with the same text.
+nlohmann::json SystemMessages(const std::optional<std::string>& shared_prefix,
+                              const std::optional<std::string>& system_prompt);
+
+// Returns exactly `count` conversations of `turns` turns, cycling the file's lines. Each begins
+// with SystemMessages(shared_prefix, system_prompt).
 std::optional<std::vector<Conversation>> LoadConversations(
     const std::string& path, int64_t count, int64_t turns,
     const std::optional<std::string>& system_prompt,
-    const std::optional<std::vector<std::string>>& user_messages, std::string* error);
+    const std::optional<std::vector<std::string>>& user_messages, std::string* error,
+    const std::optional<std::string>& shared_prefix = std::nullopt);
 
 }  // namespace ib::prompts

@@ -79,5 +79,24 @@ TEST(Prompts, MessagesConversationsTakeFollowUpsFromTheConfig) {
   EXPECT_NE(error.find("'turns' must have at least 99 entries"), std::string::npos) << error;
 }
 
+TEST(Prompts, SharedPrefixComesBeforeEveryConversationsSystemPrompt) {
+  std::string error;
+  const std::string prefix = "You are the support agent of ACME. Policies: refunds within 30 days. ";
+  auto convs = LoadConversations("prompts/multi-turn/scripted.jsonl", 4, 2, std::string("be brief"), std::nullopt, &error,
+                                 prefix);
+  ASSERT_TRUE(convs) << error;
+  for (const auto& c : *convs) {
+    ASSERT_EQ(c.initial.size(), 2u);
+    EXPECT_EQ(c.initial[0]["role"], "system");
+    EXPECT_EQ(c.initial[0]["content"], prefix + "be brief");
+  }
+  // Without a system prompt the prefix is the system message; without either there is none.
+  convs = LoadConversations("prompts/multi-turn/scripted.jsonl", 1, 2, std::nullopt, std::nullopt, &error, prefix);
+  ASSERT_TRUE(convs) << error;
+  EXPECT_EQ((*convs)[0].initial[0], (nlohmann::json{{"role", "system"}, {"content", prefix}}));
+  EXPECT_EQ(SystemMessages(std::nullopt, std::nullopt), nlohmann::json::array());
+  EXPECT_EQ(SystemMessages(std::string(""), std::string("")), nlohmann::json::array());
+}
+
 }  // namespace
 }  // namespace ib::prompts

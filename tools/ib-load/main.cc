@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   flags.String("server-url", &o.server_url, "base URL of the server, e.g. http://127.0.0.1:8000", true);
   flags.String("config", &o.config_path, "experiment YAML (instead of the ad-hoc workload flags)");
   flags.Int("iteration", &o.iteration, "with --config: run only this sweep iteration (1-based); default all");
-  flags.String("endpoint", &o.endpoint, "path of the streaming endpoint");
+  flags.String("endpoint", &o.endpoint, "path of the streaming endpoint (default /v1/chat/completions; /v1/completions sends prompt strings)");
   flags.String("model", &o.model, "model name sent in each request");
   flags.String("framework", &o.framework, "vllm | sglang (reported in the metadata)");
   flags.String("workload", &o.workload, "single | batch | concurrent | multi_turn | rate");
