@@ -45,10 +45,22 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
   std::string error;
 
   std::optional<Supervisor::ChildId> scrape;
+  bool sampled = false;
   if (plan.scrape) {
-    scrape = sup.Start("ib-scrape", *plan.scrape, forward, &error,
+    auto forward_scrape = [&sink, &sampled](Supervisor::ChildId, std::string line) {
+      if (line.find("\"gpu_sample\"") != std::string::npos) sampled = true;
+      sink.Write(line);
+    };
+    scrape = sup.Start("ib-scrape", *plan.scrape, forward_scrape, &error,
                        plan.capture_stderr ? StderrToLog(sink, plan.run_id, "ib-scrape") : nullptr);
     if (!scrape) Log(sink, plan.run_id, "warning", "no GPU metrics: " + error);
+  }
+  if (scrape) {
+    // The run's counter deltas (prefix-cache hits, tokens, preemptions) are last sample minus
+    // first: the first sample must come before the first request, or what the server did before
+    // it is lost (measured: one 741-token request of 40 under load). A scrape that cannot sample
+    // does not hold the run up for long.
+    sup.PumpUntil([&] { return sampled || sup.Finished(*scrape); }, plan.first_sample_wait_ms, stop_requested);
   }
 
   std::optional<std::string> held;  // ib-load's iteration_done, until ib-scrape is drained

@@ -25,6 +25,7 @@ struct IterationPlan {
   proc::SpawnOptions load;
   int stop_grace_ms = 3000;  // SIGTERM -> SIGKILL for a child asked to stop
   int exit_wait_ms = 10000;  // how long ib-load may linger after iteration_done
+  int first_sample_wait_ms = 3000;  // ib-load starts after ib-scrape's first sample, or this long
   bool capture_stderr = true;
   std::function<bool()> hurry;  // true: skip grace periods (a second Ctrl-C)  // children's stderr lines become `log` events in the stream
 };

@@ -149,11 +149,13 @@ TEST_F(WorkloadsRunTest, ShareGptPromptsTakeTheDatasetAnswerLengths) {
 }
 
 TEST_F(WorkloadsRunTest, ShareGptConversationsAndTheSharedPrefixOfConversations) {
-  // 4 ShareGPT conversations of 3 human turns, one at a time, each after a 1200-byte shared prefix.
+  // 4 ShareGPT conversations of 3 human turns, one at a time (so each first turn comes after the
+  // previous conversation's prefill: parallel first turns would all miss, as on a real server),
+  // each after a 1200-byte shared prefix.
   std::string prefix(1200, 'p');
   for (std::size_t i = 0; i < prefix.size(); i += 7) prefix[i] = ' ';
   RunResult r = Run(Child("sim-sharegpt.yaml", "conv",
-                          "workload:\n  type: \"multi_turn\"\n  requests:\n    count: 4\n"
+                          "workload:\n  type: \"multi_turn\"\n  concurrency: 1\n  requests:\n    count: 4\n"
                           "  conversation:\n    turns: 3\n    system_prompt: \"Be brief.\"\n"
                           "    shared_prefix: \"" + prefix + "\"\n"));
   ASSERT_EQ(r.code, 0) << r.err;
