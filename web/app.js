@@ -436,6 +436,8 @@
     let countdownTimer = null;
     let arrivalOrigin = null;
     const resultCache = new Map();
+    const studyCache = new Map(); // study id -> the study file (small: a point per iteration)
+    const studyDraws = []; // what the Study view drew, in order (tests read it)
 
     window.Alpine.data('dash', () => ({
       token: '',
@@ -466,6 +468,13 @@
       compareIds: [],
       compareLoaded: [],
       compareRows: [],
+      studies: [],
+      studyId: '',
+      studyFollow: true, // follow the running study (until the user picks another one)
+      studyInfo: { id: '', status: '', meta: '', answer: '', cost: '' },
+      expanded: {},
+      compareStudyIds: [],
+      compareStudies: [],
 
       init() {
         const meta = document.querySelector('meta[name="ib-token"]');
@@ -482,7 +491,8 @@
         this.refreshResults();
         this.checkSchema();
         this.connect();
-        window.ibDash = { live: () => live, history: () => history, liveRun: () => liveRun, app: this };
+        this.refreshStudies();
+        window.ibDash = { live: () => live, history: () => history, liveRun: () => liveRun, app: this, studyDraws };
       },
 
       // ---- connection ----
@@ -557,6 +567,7 @@
           case 'results': this.results = msg.data || []; this.restoreBaseline(); return;
           case 'result': resultCache.set(msg.run_id, msg.data); return;
           case 'queue': this.queue = msg.data || []; return;
+          case 'study': return this.onStudy(msg);
           case 'ack':
             if (msg.command === 'start_experiment') this.say(`Queued (${(msg.data && msg.data.queue_id) || 'ok'}).`, 'ok');
             else if (msg.command === 'stop_experiment') this.say('Stopping the run…', 'ok');
@@ -587,6 +598,7 @@
         live.setRun(liveRun);
         this.schedule();
         this.refreshResults();
+        this.refreshStudies();
         if (!this.configs.length) this.refreshConfigs();
       },
 
@@ -742,15 +754,17 @@
       // ---- tabs ----
       show(tab) {
         this.tab = tab;
-        this.$nextTick(() => { if (tab === 'live') live.resize(); if (tab === 'history') history.resize(); if (tab === 'compare') this.resizeCompare(); });
+        this.$nextTick(() => { if (tab === 'live') live.resize(); if (tab === 'history') history.resize(); if (tab === 'compare') this.resizeCompare();
+          if (tab === 'study') document.querySelectorAll('#study-charts .chart').forEach((gd) => gd.data && Plotly.Plots.resize(gd)); });
       },
-      resizeCompare() { document.querySelectorAll('#compare-charts .chart').forEach((gd) => gd.data && Plotly.Plots.resize(gd)); },
+      resizeCompare() { document.querySelectorAll('#compare-charts .chart, #compare-study-charts .chart').forEach((gd) => gd.data && Plotly.Plots.resize(gd)); },
       toggleTheme() {
         this.theme = this.theme === 'dark' ? 'light' : 'dark';
         document.documentElement.dataset.theme = this.theme;
         try { localStorage.setItem('ib-theme', this.theme); } catch (e) { /* private mode */ }
         live.restyleTheme(); history.restyleTheme();
-        if (this.compareLoaded.length) this.compare();
+        if (this.studyId) this.drawStudy();
+        if (this.compareLoaded.length || this.compareStudies.length) this.compare();
       },
       windowChanged() { live.windowS = this.windowS; history.windowS = this.windowS; live.drawThroughput(); if (history.run) history.drawThroughput(); },
       relog() { logPanel.setLevel(this.logLevel); },
@@ -820,7 +834,9 @@
 
       palette(i) { return PALETTE[i % PALETTE.length]; },
       async compare() {
+        this.compareStudiesNow();
         const ids = this.results.map((r) => r.run_id).filter((id) => this.compareIds.includes(id)).reverse(); // oldest first: the reference
+        if (ids.length < 2) { this.compareLoaded = []; this.compareRows = []; return; }
         try {
           const files = [];
           for (const id of ids) files.push(await this.loadResult(id));
@@ -829,6 +845,111 @@
           await this.$nextTick();
           drawCompare(document.getElementById('compare-charts'), files);
         } catch (e) { this.say(`Cannot compare: ${e.message}`, 'error'); }
+      },
+
+      // ---- studies (web/study.js) ----
+      async refreshStudies() {
+        try { const r = await fetch('/api/studies', { cache: 'no-store' }); if (r.ok) this.studies = await r.json(); } catch (e) { /* retried on reconnect */ }
+        if (!this.studyId) {
+          const running = this.studies.find((s) => s.status === 'running');
+          if (running) this.showStudy(running.study_id, true);
+        }
+      },
+      studyLive() { return this.studies.some((s) => s.status === 'running'); },
+      async loadStudy(id, fresh) {
+        if (!fresh && studyCache.has(id)) return studyCache.get(id);
+        const res = await fetch(`/api/studies/${encodeURIComponent(id)}`, { cache: 'no-store' });
+        if (!res.ok) throw new Error(`ib-dash answered ${res.status} for study ${id}`);
+        const study = await res.json();
+        studyCache.set(id, study);
+        return study;
+      },
+      // ib-dash pushes the running study's file each time ib-run rewrites it (an iteration ended).
+      onStudy(msg) {
+        if (!msg.study_id || !msg.data) return;
+        studyCache.set(msg.study_id, msg.data);
+        const i = this.studies.findIndex((s) => s.study_id === msg.study_id);
+        if (i < 0 || this.studies[i].status !== msg.data.status || this.studies[i].points !== (msg.data.curve || []).length) this.refreshStudies();
+        if (this.studyId === msg.study_id || this.studyFollow) this.showStudy(msg.study_id, true);
+        if (this.compareStudies.some((c) => c.id === msg.study_id)) this.compareStudiesNow();
+      },
+      openStudy(id) { this.studyFollow = false; this.show('study'); this.showStudy(id, false); },
+      async showStudy(id, follow) {
+        this.studyId = id;
+        if (follow) this.studyFollow = true;
+        if (!id) return;
+        try {
+          const study = await this.loadStudy(id, !follow);
+          if (this.studyId === id) { await this.$nextTick(); this.drawStudy(study); }
+        } catch (e) { this.studyInfo = { id, status: 'unreadable', meta: '', answer: `cannot open: ${e.message}`, cost: '' }; }
+      },
+      drawStudy(study) {
+        study = study || studyCache.get(this.studyId);
+        if (!study) return;
+        const S = window.IbStudy;
+        const c = study.config || {};
+        const infra = c.infrastructure || {};
+        this.studyInfo = { id: study.study_id, status: study.status || '',
+          meta: [study.kind, study.over && `over ${study.over}`, c.framework, (c.model || {}).name, infra.gpu_type && `${infra.gpu_type} ×${infra.gpu_count || 1}`,
+            `${(study.curve || []).length} points`, study.prompts].filter(Boolean).join(' · '),
+          answer: S.model.answerText(study), cost: S.model.costText(study) };
+        S.draw(document.getElementById('study-charts'), 'study', [{ id: study.study_id, study }], { pngName: study.study_id });
+        S.drawTable(document.getElementById('study-table'), study);
+        studyDraws.push({ id: study.study_id, status: study.status, points: (study.curve || []).length });
+      },
+      studyTableClick(ev) { const tr = ev.target.closest('tr[data-run-id]'); if (tr && this.results.some((r) => r.run_id === tr.dataset.runId)) this.openHistory(tr.dataset.runId); },
+      // History: a study is one row (its iterations underneath when expanded); runs outside any
+      // study are rows of their own; newest first.
+      historyRows() {
+        const byId = new Map(this.results.map((r) => [r.run_id, r]));
+        const inStudy = new Set(this.studies.flatMap((s) => s.run_ids || []));
+        const rows = [];
+        for (const s of this.studies) {
+          const its = (s.run_ids || []).map((id) => byId.get(id)).filter(Boolean);
+          const reqs = its.reduce((a, r) => a + (r.total_requests || 0), 0);
+          const ok = its.reduce((a, r) => a + (r.successful_requests || 0), 0);
+          rows.push({ type: 'study', key: `study:${s.study_id}`, when: s.modified_at || 0, s,
+            label: `${s.kind || 'study'} · ${(s.run_ids || []).length} ${s.kind === 'search' ? 'probes' : 'iterations'}${s.answer_value != null ? ` · answer ${M.fmtNum(s.answer_value)}` : ''}`,
+            r: { run_id: s.study_id, status: s.status, framework: s.framework, model: s.model, gpu_type: s.gpu_type, gpu_count: s.gpu_count,
+              started_at: s.modified_at ? new Date(s.modified_at).toISOString() : null, total_requests: its.length ? reqs : null, successful_requests: ok,
+              tokens_per_second: s.answer_output_tok_s, ttft_p50_ms: null, readable: s.readable, error: s.error } });
+        }
+        for (const r of this.results) if (!inStudy.has(r.run_id)) rows.push({ type: 'run', key: r.run_id, when: Date.parse(r.started_at) || 0, r });
+        rows.sort((a, b) => b.when - a.when);
+        const out = [];
+        for (const row of rows) {
+          out.push(row);
+          if (row.type !== 'study' || !this.expanded[row.s.study_id]) continue;
+          for (const id of row.s.run_ids || []) {
+            const r = byId.get(id) || { run_id: id, status: 'missing', readable: false, error: 'no results file for this iteration' };
+            out.push({ type: 'iteration', key: `${row.key}/${id}`, r });
+          }
+        }
+        return out;
+      },
+      historyClick(row) {
+        if (row.type === 'study') { this.expanded = Object.assign({}, this.expanded, { [row.r.run_id]: !this.expanded[row.r.run_id] }); return; }
+        if (row.r.readable === false && row.r.status === 'missing') return;
+        this.openHistory(row.r.run_id);
+      },
+      async compareStudiesNow() {
+        const ids = this.studies.map((s) => s.study_id).filter((id) => this.compareStudyIds.includes(id)).reverse();
+        if (ids.length < 2) { this.compareStudies = []; return; }
+        try {
+          const list = [];
+          for (const id of ids) list.push({ id, study: await this.loadStudy(id, true) });
+          const S = window.IbStudy;
+          this.compareStudies = list.map(({ id, study }) => {
+            const c = study.config || {};
+            const a = study.answer || {};
+            const cost = (study.cost || {}).usd_per_million_output_tokens;
+            return { id, kind: study.kind || '', framework: c.framework || '', gpu: (c.infrastructure || {}).gpu_type || '',
+              answer: a.value != null ? `${study.over} ${M.fmtNum(a.value)}` : '—', tok: a.output_tok_s != null ? M.fmtTps(a.output_tok_s) : '—',
+              cost: cost != null ? `$${cost.toFixed(3)}` : '—' };
+          });
+          await this.$nextTick();
+          S.draw(document.getElementById('compare-study-charts'), 'compare-study', list, { pngName: 'compare-study' });
+        } catch (e) { this.say(`Cannot compare studies: ${e.message}`, 'error'); }
       },
 
       fmtMs(v) { return M.fmtMs(v); },

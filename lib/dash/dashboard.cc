@@ -21,12 +21,14 @@ Dashboard::Dashboard(DashboardOptions options)
     : options_(std::move(options)),
       hub_(options_.hub),
       recorder_(options_.results_dir, [this](const events::Event& e) { hub_.PublishEvent(e); },
-                options_.save_grace) {
+                options_.save_grace),
+      studies_(options_.results_dir) {
   tick_thread_ = std::thread([this] {
     std::unique_lock lock(tick_mu_);
     while (!tick_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return tick_stop_; })) {
       lock.unlock();
       recorder_.Tick();
+      if (auto study = studies_.Poll()) hub_.Broadcast(*study);
       lock.lock();
     }
   });
@@ -68,6 +70,7 @@ void Dashboard::OnEvent(const std::string& source, const events::Event& event,
   hub_.PublishEvent(event, raw_line, /*wake=*/!deferred);
   recorder_.Add(source, event);
   metrics_.Add(event);
+  studies_.Note(event);
 }
 
 HttpReply Dashboard::HandleMetrics(std::string_view accept) const {
@@ -232,6 +235,11 @@ HttpReply Dashboard::ApiGet(std::string_view path) {
   if (path.starts_with("/api/results/")) {
     ResultFile file = ReadResultFile(options_.results_dir, std::string(path.substr(13)));
     return {file.status, "application/json", std::move(file.body), true, file.identity};
+  }
+  if (path == "/api/studies") return {200, "application/json", ListStudies(options_.results_dir).dump(), true};
+  if (path.starts_with("/api/studies/")) {
+    StudyFile file = ReadStudyFile(options_.results_dir, std::string(path.substr(13)));
+    return {file.status, "application/json", std::move(file.body), true};
   }
   if (path == "/api/stats") return {200, "application/json", hub_.Stats().dump()};
   if (path == "/api/schema") {

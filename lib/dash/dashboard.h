@@ -22,6 +22,7 @@
 
 #include "lib/dash/experiment_runner.h"
 #include "lib/dash/stream_recorder.h"
+#include "lib/dash/studies.h"
 #include "lib/dash/live_hub.h"
 #include "lib/dash/stream_sink.h"
 #include "lib/openmetrics/run_metrics.h"
@@ -96,6 +97,7 @@ class Dashboard : public StreamSink {
   DashboardOptions options_;
   LiveHub hub_;
   StreamRecorder recorder_;
+  StudyWatcher studies_;  // the running sweep/search's study file, pushed as it changes
   openmetrics::LiveMetrics metrics_;
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;

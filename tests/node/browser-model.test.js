@@ -184,3 +184,47 @@ test('events carrying several tokens give a per-token ITL beside the per-event o
   assert.equal(run.itlPerToken.length, 12);
   assert.ok(run.itlPerToken.every((v) => v === 5));
 });
+
+// web/study.js's pure part (the Study view's data): a hand-made search study.
+test('study model: points in offered order, the saturation probe apart, SLO lines, answer, CI of repeats', () => {
+  const S = require('../../web/study.js').model;
+  const lat = (p50, p99, extra) => Object.assign({ p50, p90: null, p99, mean: null }, extra || {});
+  const study = {
+    study_id: 's', kind: 'search', over: 'request_rate', status: 'completed',
+    iterations: [{ run_id: 'a', probe: 'lowest' }, { run_id: 'sat', probe: 'saturation' }, { run_id: 'c', probe: 'highest', verdict: 'TTFT p99 900 ms ✗' }, { run_id: 'b', probe: 'bisect' }],
+    curve: [
+      { run_id: 'a', value: 1, offered: 1, achieved_rps: 1, output_tok_s: 60, ttft_ms: lat(10, 15), passed: true },
+      { run_id: 'sat', value: 1e6, offered: null, achieved_rps: 95, output_tok_s: 5800, ttft_ms: lat(2000, 4000) },
+      { run_id: 'c', value: 90, offered: 90, achieved_rps: 80, output_tok_s: 5000, ttft_ms: lat(400, 900), passed: false },
+      // With repeats: a percentile as {mean, ci95} and an interval table beside the figures.
+      { run_id: 'b', value: 45, offered: 45, achieved_rps: 45, output_tok_s: 2900, passed: true,
+        ttft_ms: { p50: { mean: 20, ci95: [18, 22] }, p99: 60, ci95: { p99: [50, 70] } } },
+    ],
+    answer: { over: 'request_rate', value: 45, slo: { ttft_ms: { p99: 100 }, tpot_ms: { p99: 50 } }, passing_probe: 'b', output_tok_s: 2900, probes: 4, end_reason: 'precision', bracket_pct: 4 },
+    cost: { usd_per_million_output_tokens: 0.0278, pod_usd: 0.001, usd_per_hr: 0.29, price_source: 'gpu table' },
+  };
+  const pts = S.points(study);
+  // The saturation probe has no offered load (x null); the table places it by its achieved rate.
+  assert.deepEqual(pts.map((p) => [p.run_id, p.x]), [['a', 1], ['b', 45], ['c', 90], ['sat', null]]);
+  assert.equal(pts[2].verdict, 'TTFT p99 900 ms ✗');
+  assert.deepEqual(S.sloLines(study), [{ metric: 'ttft_ms', pct: 'p99', bound: 100 }, { metric: 'tpot_ms', pct: 'p99', bound: 50 }]);
+  assert.equal(S.answerPoint(study).run_id, 'b');
+  assert.equal(S.pctValue(pts[1].ttft_ms, 'p50'), 20);
+  assert.deepEqual(S.pctCi(pts[1].ttft_ms, 'p50'), [18, 22]);
+  assert.deepEqual(S.pctCi(pts[1].ttft_ms, 'p99'), [50, 70]);
+  assert.equal(S.pctCi(pts[0].ttft_ms, 'p99'), null, 'no repeats, no interval');
+  const rows = S.tableRows(study);
+  assert.deepEqual(rows.map((r) => r.runId), ['a', 'b', 'c', 'sat']);
+  assert.deepEqual(rows.filter((r) => r.answer).map((r) => r.runId), ['b']);
+  const col = (name) => S.TABLE_COLUMNS.indexOf(name);
+  assert.equal(rows[1].cells[col('TTFT p99')], '60.0 ±10.0');
+  assert.equal(rows[3].cells[col('offered')], 'all at once');
+  assert.equal(rows[2].cells[col('SLO')], '✗');
+  assert.equal(S.answerText(study), '45.0 req/s within TTFT p99 ≤ 100 ms, TPOT p99 ≤ 50.0 ms → 2,900 output tok/s (4 probes, bracket 4.0 %, precision)');
+  assert.match(S.costText(study), /^\$0\.028 per million output tokens/);
+  // A sweep: every iteration stands at its swept value; no answer marker without an answer.
+  const sweep = { kind: 'sweep', over: 'concurrency', curve: [{ run_id: 'x', value: 8, offered: 8 }, { run_id: 'y', value: 2, offered: 2 }], answer: null, status: 'running' };
+  assert.deepEqual(S.points(sweep).map((p) => p.x), [2, 8]);
+  assert.equal(S.answerPoint(sweep), null);
+  assert.equal(S.answerText(sweep), 'running: no answer yet');
+});
