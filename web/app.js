@@ -468,6 +468,7 @@
       compareIds: [],
       compareLoaded: [],
       compareRows: [],
+      compareNotes: [],
       studies: [],
       studyId: '',
       studyFollow: true, // follow the running study (until the user picks another one)
@@ -838,10 +839,15 @@
         const ids = this.results.map((r) => r.run_id).filter((id) => this.compareIds.includes(id)).reverse(); // oldest first: the reference
         if (ids.length < 2) { this.compareLoaded = []; this.compareRows = []; return; }
         try {
+          // The table is ib-dash's (lib/results' Compare, as ib-results compare); the charts are drawn here.
+          const res = await fetch(`/api/compare/${ids.map(encodeURIComponent).join(',')}`);
+          const table = await res.json();
+          if (!res.ok) throw new Error(table.error || `ib-dash answered ${res.status}`);
           const files = [];
           for (const id of ids) files.push(await this.loadResult(id));
           this.compareLoaded = ids;
-          this.compareRows = M.compareRows(files);
+          this.compareRows = M.compareTable(table);
+          this.compareNotes = table.notes || [];
           await this.$nextTick();
           drawCompare(document.getElementById('compare-charts'), files);
         } catch (e) { this.say(`Cannot compare: ${e.message}`, 'error'); }

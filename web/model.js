@@ -384,47 +384,39 @@
     return cards;
   }
 
-  // Side-by-side rows for Compare: the first run is the reference, the others get deltas.
-  const METRICS = [
-    { label: 'Duration', get: (s) => s.total_duration_s, fmt: (v) => fmtDuration(v), unit: 's', better: 'lower' },
-    { label: 'Throughput', get: (s) => s.tokens_per_second, fmt: fmtTps, unit: 'tok/s', better: 'higher' },
-    { label: 'Requests/s', get: (s) => s.requests_per_second, fmt: (v) => fmtNum(v, 2), unit: 'req/s', better: 'higher' },
-    { label: 'Success rate', get: (s) => (s.total_requests ? s.successful_requests / s.total_requests : null), fmt: fmtPct, unit: '%', scale: 100, better: 'higher' },
-    ...['p50', 'p95', 'p99'].map((p) => ({ label: `TTFT ${p}`, get: (s) => s.ttft && s.ttft[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
-    ...['p50', 'p95', 'p99'].map((p) => ({ label: `E2E ${p}`, get: (s) => s.e2e_latency && s.e2e_latency[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
-    ...['p50', 'p95', 'p99'].map((p) => ({ label: `TBT ${p}`, get: (s) => (s.tbt || s.itl || {})[p], fmt: fmtMs, unit: 'ms', better: 'lower' })),
-    { label: 'Goodput', get: (s) => s.goodput && s.goodput.requests_per_second, fmt: (v) => `${fmtNum(v, 2)} req/s`, unit: 'req/s', better: 'higher' },
-    { label: 'KV cache peak', get: (s) => s.gpu_summary && s.gpu_summary.kv_cache_usage_peak, fmt: fmtPct, unit: '%', scale: 100, better: 'lower' },
-    { label: 'Prefix-cache hits', get: (s) => s.gpu_summary && s.gpu_summary.prefix_cache_hit_rate, fmt: fmtPct, unit: '%', scale: 100, better: 'higher' },
-    { label: 'Gen throughput (server)', get: (s) => s.gpu_summary && s.gpu_summary.generation_throughput, fmt: fmtTps, unit: 'tok/s', better: 'higher' },
-  ];
-
-  function delta(a, b, metric) {
-    if (num(a) == null || num(b) == null) return { text: '', cls: '' };
-    const scale = metric.scale || 1;
-    const diff = (b - a) * scale;
+  // The Compare table as ib-dash serves it (GET /api/compare/A,B: lib/results' Compare, the
+  // table `ib-results compare --json` prints; its rows, units and directions are defined there
+  // once), formatted for the page: head rows (framework, model, GPU, status), then one row per
+  // metric with the delta against the first run, green when better, red when worse.
+  const UNIT_FMT = {
+    ms: fmtMs, 'tok/s': fmtTps, 'req/s': (v) => `${fmtNum(v, 2)} req/s`, s: (v) => fmtDuration(v),
+    '%': (v) => `${v.toFixed(1)} %`, $: (v) => `$${v.toFixed(2)}`, '': (v) => (Number.isInteger(v) ? String(v) : fmtNum(v, 2)),
+  };
+  function deltaText(d, unit) {
+    if (!d || num(d.abs) == null) return { text: '', cls: '' };
+    const diff = d.abs;
     const sign = diff > 0 ? '+' : '';
-    const pctText = a !== 0 ? ` (${((b - a) / Math.abs(a)) * 100 > 0 ? '+' : ''}${(((b - a) / Math.abs(a)) * 100).toFixed(1)}%)` : '';
-    const unit = metric.unit === '%' ? ' pt' : ` ${metric.unit}`;
-    const text = `${sign}${Math.abs(diff) >= 100 ? diff.toFixed(0) : diff.toFixed(1)}${unit}${pctText}`;
-    if (diff === 0) return { text, cls: 'same', verdict: 'same' };
-    const better = metric.better === 'lower' ? diff < 0 : diff > 0;
-    return { text, cls: better ? 'better' : 'worse', verdict: better ? 'better' : 'worse' };
+    const pctText = num(d.pct) != null ? ` (${d.pct > 0 ? '+' : ''}${d.pct.toFixed(1)}%)` : '';
+    const u = unit === '%' ? ' pt' : unit ? ` ${unit}` : '';
+    const text = `${sign}${Math.abs(diff) >= 100 ? diff.toFixed(0) : diff.toFixed(1)}${u}${pctText}`;
+    // better | worse | same; any other verdict (e.g. within noise) is shown neutral, named.
+    const cls = d.verdict === 'better' || d.verdict === 'worse' || d.verdict === 'same' ? d.verdict : 'same';
+    return { text: cls === d.verdict ? text : `${text} ${String(d.verdict).replace(/_/g, ' ')}`, cls, verdict: d.verdict };
   }
-
-  function compareRows(files) {
+  function compareTable(c) {
+    const runs = (c && c.runs) || [];
     const head = [
-      { label: 'Framework', values: files.map((f) => (f.metadata && f.metadata.framework) || (f.experiment && f.experiment.framework) || '—'), deltas: [] },
-      { label: 'Model', values: files.map((f) => (f.metadata && f.metadata.model) || (f.experiment && f.experiment.model && f.experiment.model.name) || '—'), deltas: [] },
-      { label: 'GPU', values: files.map((f) => { const m = f.metadata || {}; return m.gpu_type ? `${m.gpu_type} ×${m.gpu_count || 1}` : '—'; }), deltas: [] },
-      { label: 'Requests', values: files.map((f) => { const s = f.summary || {}; return `${s.successful_requests ?? '—'} / ${s.total_requests ?? '—'}`; }), deltas: [] },
+      { label: 'Framework', values: runs.map((r) => r.framework || '—'), deltas: [] },
+      { label: 'Model', values: runs.map((r) => r.model || '—'), deltas: [] },
+      { label: 'GPU', values: runs.map((r) => r.gpu || '—'), deltas: [] },
+      { label: 'Status', values: runs.map((r) => r.status || '—'), deltas: [] },
     ];
-    const rows = METRICS.map((m) => {
-      const vals = files.map((f) => { const v = m.get(f.summary || {}); return num(v); });
+    const rows = ((c && c.rows) || []).map((row) => {
+      const f = UNIT_FMT[row.unit] || ((v) => `${fmtNum(v, 2)} ${row.unit}`);
       return {
-        label: m.label, better: m.better,
-        values: vals.map((v) => (v == null ? 'n/a' : m.fmt(v))),
-        deltas: vals.map((v, i) => (i === 0 ? { text: '', cls: '' } : delta(vals[0], v, m))),
+        label: row.metric, better: row.better,
+        values: (row.values || []).map((v) => (num(v) == null ? (typeof v === 'string' ? v : 'n/a') : f(v))),
+        deltas: (row.deltas || []).map((d) => deltaText(d, row.unit)),
       };
     });
     return head.concat(rows);
@@ -441,7 +433,7 @@
   const api = {
     num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
     histogram, rollingThroughput, offeredRate, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
-    fmtPcts, summaryCards, compareRows, delta, METRICS, parseResultsText,
+    fmtPcts, summaryCards, compareTable, parseResultsText,
     REQUEST_FIELDS, checkSchema,
   };
   if (typeof module !== 'undefined' && module.exports) module.exports = api;

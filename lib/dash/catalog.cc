@@ -16,6 +16,7 @@
 #include "lib/dash/paths.h"
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
+#include "lib/results/report.h"
 #include "lib/results/store.h"
 
 namespace ib::dash {
@@ -212,6 +213,29 @@ ResultFile ReadResultFile(const std::string& results_dir, const std::string& run
                std::to_string(st.st_mtim.tv_nsec);
   }
   return {200, std::move(body), path, identity};
+}
+
+CompareReply CompareRuns(const std::string& results_dir, std::string_view ids) {
+  std::vector<std::string> list;
+  for (std::size_t start = 0; start <= ids.size();) {
+    std::size_t comma = ids.find(',', start);
+    if (comma == std::string_view::npos) comma = ids.size();
+    list.emplace_back(ids.substr(start, comma - start));
+    start = comma + 1;
+  }
+  auto error = [](int status, const std::string& message) {
+    return CompareReply{status, json{{"error", message}}.dump()};
+  };
+  if (list.size() < 2 || list.size() > 16) return error(400, "compare takes 2 to 16 run ids, comma-separated");
+  std::vector<json> runs;
+  for (const auto& id : list) {
+    ResultFile file = ReadResultFile(results_dir, id);  // the same lookup and checks as History
+    if (file.status != 200) return {file.status, file.body};
+    json j = json::parse(file.body, nullptr, false);
+    if (j.is_discarded()) return error(422, "results file " + id + " is unreadable");
+    runs.push_back(std::move(j));
+  }
+  return {200, results::Compare(runs).dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 }  // namespace ib::dash

@@ -40,4 +40,14 @@ struct ResultFile {
 // is ever deleted or rewritten.
 ResultFile ReadResultFile(const std::string& results_dir, const std::string& run_id);
 
+// GET /api/compare/A,B[,C...]: lib/results' Compare of those runs (the first is the reference),
+// the very table `ib-results compare A B --json` prints, so the page's Compare rows, units,
+// directions and verdicts have one definition. 400 for fewer than 2 or more than 16 ids or a bad
+// one; otherwise the status of the first file that cannot be served (404, 422, 500).
+struct CompareReply {
+  int status = 200;
+  std::string body;
+};
+CompareReply CompareRuns(const std::string& results_dir, std::string_view ids);
+
 }  // namespace ib::dash

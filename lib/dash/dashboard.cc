@@ -236,6 +236,10 @@ HttpReply Dashboard::ApiGet(std::string_view path) {
     ResultFile file = ReadResultFile(options_.results_dir, std::string(path.substr(13)));
     return {file.status, "application/json", std::move(file.body), true, file.identity};
   }
+  if (path.starts_with("/api/compare/")) {
+    CompareReply c = CompareRuns(options_.results_dir, path.substr(13));
+    return {c.status, "application/json", std::move(c.body), true};
+  }
   if (path == "/api/studies") return {200, "application/json", ListStudies(options_.results_dir).dump(), true};
   if (path.starts_with("/api/studies/")) {
     StudyFile file = ReadStudyFile(options_.results_dir, std::string(path.substr(13)));

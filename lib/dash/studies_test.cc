@@ -1,5 +1,8 @@
 #include "lib/dash/studies.h"
 
+#include "lib/dash/catalog.h"
+#include "lib/results/report.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -139,5 +142,30 @@ TEST_F(StudiesTest, WatcherIgnoresABadStudyIdAndWaitsForTheFile) {
   EXPECT_TRUE(w.Poll());
 }
 
+// Compare's rows have one definition (lib/results' Compare, as ib-results compare --json): ib-dash
+// serves exactly that table for the page.
+TEST_F(StudiesTest, CompareRunsServesLibResultsCompare) {
+  json a = {{"run_id", "a-20260101-000000"}, {"status", "completed"}, {"metadata", {{"framework", "vllm"}}},
+            {"summary", {{"tokens_per_second", 100.0}, {"ttft", {{"p50", 200.0}}}}}};
+  json b = {{"run_id", "b-20260101-000100"}, {"status", "completed"}, {"metadata", {{"framework", "sglang"}}},
+            {"summary", {{"tokens_per_second", 150.0}, {"ttft", {{"p50", 100.0}}}}}};
+  Write("a-20260101-000000.json", a.dump());
+  Write("b-20260101-000100.json", b.dump());
+  CompareReply ok = CompareRuns(results_, "a-20260101-000000,b-20260101-000100");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(json::parse(ok.body), results::Compare({a, b}));
+  EXPECT_EQ(CompareRuns(results_, "a-20260101-000000").status, 400) << "one run is no comparison";
+  EXPECT_EQ(CompareRuns(results_, "a-20260101-000000,").status, 400);
+  EXPECT_EQ(CompareRuns(results_, "a-20260101-000000,../etc/passwd").status, 400);
+  CompareReply missing = CompareRuns(results_, "a-20260101-000000,nope-20260101-000000");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(json::parse(missing.body)["error"], "no run nope-20260101-000000");
+  std::string many = "a-20260101-000000";
+  for (int i = 0; i < 16; ++i) many += ",b-20260101-000100";
+  EXPECT_EQ(CompareRuns(results_, many).status, 400) << "17 ids";
+}
+
+
 }  // namespace
 }  // namespace ib::dash
+

@@ -119,22 +119,45 @@ test('the timeline draws at most N segments, failures first', () => {
   assert.equal(zoom.total, 1051, "starts 9950..11000 ms overlap [10 s, 11 s]");
 });
 
-test('compare rows: deltas against the first run, with better/worse by metric direction', () => {
-  const a = { metadata: { framework: 'vllm' }, summary: { total_requests: 10, successful_requests: 10, tokens_per_second: 100, ttft: { p50: 200, p95: 300, p99: 400 }, total_duration_s: 10 } };
-  const b = { metadata: { framework: 'sglang' }, summary: { total_requests: 10, successful_requests: 9, tokens_per_second: 150, ttft: { p50: 100, p95: 300, p99: 500 }, total_duration_s: 12 } };
-  const rows = M.compareRows([a, b]);
-  const row = (l) => rows.find((r) => r.label === l);
-  assert.deepEqual(row('Framework').values, ['vllm', 'sglang']);
-  assert.equal(row('Throughput').deltas[1].cls, 'better');
-  assert.equal(row('Throughput').deltas[1].text, '+50.0 tok/s (+50.0%)');
-  assert.equal(row('TTFT p50').deltas[1].cls, 'better');
-  assert.equal(row('TTFT p50').deltas[1].text, '-100 ms (-50.0%)');
-  assert.equal(row('TTFT p95').deltas[1].cls, 'same');
-  assert.equal(row('TTFT p99').deltas[1].cls, 'worse');
-  assert.equal(row('Duration').deltas[1].cls, 'worse');
-  assert.equal(row('Success rate').deltas[1].text, '-10.0 pt (-10.0%)');
-  assert.equal(row('E2E p50').values[0], 'n/a', 'missing stats say n/a');
-  assert.equal(row('E2E p50').deltas[1].text, '');
+// Compare's rows are lib/results' (ib-results compare --json, served by ib-dash as
+// /api/compare/A,B); the page only formats them. The real ib-results computes the table here.
+const RESULTS_BIN = [process.env.IB_BIN_DIR && path.join(process.env.IB_BIN_DIR, 'tools/ib-results/ib-results'),
+  process.env.IB_BIN_DIR && path.join(process.env.IB_BIN_DIR, 'ib-results'), path.join(ROOT, 'bazel-bin/tools/ib-results/ib-results')]
+  .find((p) => p && fs.existsSync(p));
+test('compare table: lib/results\' rows and verdicts, formatted with units and signed deltas', { skip: RESULTS_BIN ? false : 'ib-results is not built' }, () => {
+  const os = require('os');
+  const { execFileSync } = require('child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-compare-'));
+  const a = { run_id: 'cmp-a-20260101-000000', status: 'completed', metadata: { framework: 'vllm', model: 'm', gpu_type: 'A100-80GB', gpu_count: 1 },
+    summary: { total_requests: 10, successful_requests: 10, failed_requests: 0, tokens_per_second: 100, ttft: { p50: 200, p95: 300, p99: 400 }, total_duration_s: 10,
+      gpu_summary: { kv_cache_usage_peak: 0.5 } } };
+  const b = { run_id: 'cmp-b-20260101-000100', status: 'completed', metadata: { framework: 'sglang', model: 'm', gpu_type: 'A100-80GB', gpu_count: 1 },
+    summary: { total_requests: 10, successful_requests: 9, failed_requests: 1, tokens_per_second: 150, ttft: { p50: 100, p95: 300, p99: 500 }, total_duration_s: 12,
+      gpu_summary: { kv_cache_usage_peak: 0.6 } } };
+  try {
+    for (const r of [a, b]) fs.writeFileSync(path.join(dir, `${r.run_id}.json`), JSON.stringify(r));
+    const table = JSON.parse(execFileSync(RESULTS_BIN, ['--dir', dir, 'compare', a.run_id, b.run_id, '--json'], { encoding: 'utf8' }));
+    const rows = M.compareTable(table);
+    const row = (l) => rows.find((r) => r.label === l);
+    assert.deepEqual(row('Framework').values, ['vllm', 'sglang']);
+    assert.deepEqual(row('GPU').values, ['A100-80GB x1', 'A100-80GB x1'], 'as ib-results compare prints it');
+    assert.equal(row('Throughput (tok/s)').deltas[1].cls, 'better');
+    assert.equal(row('Throughput (tok/s)').deltas[1].text, '+50.0 tok/s (+50.0%)');
+    assert.equal(row('TTFT p50').values[0], M.fmtMs(200));
+    assert.equal(row('TTFT p50').deltas[1].cls, 'better');
+    assert.equal(row('TTFT p50').deltas[1].text, '-100 ms (-50.0%)');
+    assert.equal(row('TTFT p95').deltas[1].cls, 'same');
+    assert.equal(row('TTFT p99').deltas[1].cls, 'worse');
+    assert.equal(row('Duration').deltas[1].cls, 'worse');
+    assert.equal(row('Errors').deltas[1].cls, 'worse');
+    assert.equal(row('KV Cache (peak)').values[1], '60.0 %');
+    assert.equal(row('KV Cache (peak)').deltas[1].text, '+10.0 pt (+20.0%)');
+    assert.equal(row('Latency p50'), undefined, 'a metric neither run has is not a row');
+    assert.equal(rows.length, 4 + table.rows.length, 'every row of lib/results, no other');
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  // A verdict the page does not know (a newer lib/results) is shown neutral, by name.
+  const t = M.compareTable({ runs: [{}, {}], rows: [{ metric: 'X', unit: 'ms', better: 'lower', values: [10, 10.1], deltas: [null, { abs: 0.1, pct: 1, verdict: 'within_noise' }] }] });
+  assert.deepEqual(t[4].deltas[1], { text: '+0.1 ms (+1.0%) within noise', cls: 'same', verdict: 'within_noise' });
 });
 
 test('summary cards carry the figures of ib-results show', () => {
