@@ -19,28 +19,17 @@
   // ---- model ----
   const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 
-  // A percentile's value: a number, or with repeats {mean, ...}.
+  // A percentile's value (with repeats, the mean over them: docs/results-format.md).
   function pctValue(lat, pct) {
     if (!lat || typeof lat !== 'object') return null;
-    const v = lat[pct];
-    if (isNum(v)) return v;
-    if (v && typeof v === 'object' && isNum(v.mean)) return v.mean;
-    return null;
+    return isNum(lat[pct]) ? lat[pct] : null;
   }
 
-  // The 95 % confidence interval [lo, hi] of a percentile when the study ran repeats; the page
-  // reads `ci95: {p50: [lo, hi]}` beside the figures, or a percentile given as {mean, ci95}.
-  function pctCi(lat, pct) {
-    if (!lat || typeof lat !== 'object') return null;
-    const pair = (c) => {
-      if (Array.isArray(c) && c.length === 2 && isNum(c[0]) && isNum(c[1])) return [c[0], c[1]];
-      if (c && typeof c === 'object' && isNum(c.lo) && isNum(c.hi)) return [c.lo, c.hi];
-      return null;
-    };
-    if (lat.ci95 && typeof lat.ci95 === 'object' && lat.ci95[pct] != null) return pair(lat.ci95[pct]);
-    const v = lat[pct];
-    if (v && typeof v === 'object' && v.ci95 != null) return pair(v.ci95);
-    return null;
+  // The 95 % confidence interval [lo, hi] of a point's figure when the study ran repeats:
+  // `stats.<metric>.<pct>.{ci95_low, ci95_high}` (null when n = 1 or without repeats).
+  function pctCi(point, metric, pct) {
+    const s = point && point.stats && point.stats[metric] && point.stats[metric][pct];
+    return s && isNum(s.ci95_low) && isNum(s.ci95_high) ? [s.ci95_low, s.ci95_high] : null;
   }
 
   // The swept value a point is drawn at: the offered load. A search's saturation probe offers
@@ -125,11 +114,11 @@
     const pts = points(study);
     const ans = answerPoint(study, pts);
     return pts.map((p) => {
-      const ms = (k, pct) => { const v = pctValue(p[k], pct); const ci = pctCi(p[k], pct);
+      const ms = (k, pct) => { const v = pctValue(p[k], pct); const ci = pctCi(p, k, pct);
         return fmt(v) + (ci ? ` ±${fmt((ci[1] - ci[0]) / 2)}` : ''); };
       return {
         runId: p.run_id, answer: !!ans && ans.run_id === p.run_id, passed: p.passed,
-        cells: [String(p.order + 1) + (p.probe ? ` ${p.probe}` : ''), fmt(p.value), p.offered == null ? 'all at once' : fmt(p.offered),
+        cells: [String(p.order + 1) + (p.probe ? ` ${p.probe}` : '') + (p.repeats > 1 ? ` ×${p.repeats}` : ''), fmt(p.value), p.offered == null ? 'all at once' : fmt(p.offered),
           fmt(p.achieved_rps), fmt(p.output_tok_s, 0), ms('ttft_ms', 'p50'), ms('ttft_ms', 'p99'), ms('tpot_ms', 'p50'), ms('tpot_ms', 'p99'),
           ms('itl_ms', 'p50'), ms('e2e_ms', 'p99'), isNum(p.goodput_frac) ? `${fmt(100 * p.goodput_frac, 1)} %` : '—',
           isNum(p.kv_cache_peak) ? `${fmt(100 * p.kv_cache_peak, 0)} %` : '—', fmt(p.preemptions, 0), fmt(p.client_degraded, 0),
@@ -268,7 +257,7 @@
           layout = layout || layoutFor(`${c.metric.label} vs the swept value (p50 line, band to p99)`, xTitle, 'ms');
           const use = pts.filter((p) => p.x != null && isNum(pctValue(p[c.metric.key], 'p50')));
           const ci = (pct) => {
-            const cis = use.map((p) => pctCi(p[c.metric.key], pct));
+            const cis = use.map((p) => pctCi(p, c.metric.key, pct));
             if (!cis.some(Boolean)) return undefined;
             return { type: 'data', symmetric: false, color, thickness: 1.5, width: 5,
               array: use.map((p, i) => (cis[i] ? cis[i][1] - pctValue(p[c.metric.key], pct) : 0)),

@@ -219,9 +219,10 @@ test('study model: points in offered order, the saturation probe apart, SLO line
       { run_id: 'a', value: 1, offered: 1, achieved_rps: 1, output_tok_s: 60, ttft_ms: lat(10, 15), passed: true },
       { run_id: 'sat', value: 1e6, offered: null, achieved_rps: 95, output_tok_s: 5800, ttft_ms: lat(2000, 4000) },
       { run_id: 'c', value: 90, offered: 90, achieved_rps: 80, output_tok_s: 5000, ttft_ms: lat(400, 900), passed: false },
-      // With repeats: a percentile as {mean, ci95} and an interval table beside the figures.
-      { run_id: 'b', value: 45, offered: 45, achieved_rps: 45, output_tok_s: 2900, passed: true,
-        ttft_ms: { p50: { mean: 20, ci95: [18, 22] }, p99: 60, ci95: { p99: [50, 70] } } },
+      // With repeats (docs/results-format.md): means, and stats with each figure's interval.
+      { run_id: 'b', value: 45, offered: 45, achieved_rps: 45, output_tok_s: 2900, passed: true, repeats: 3, run_ids: ['b', 'b2', 'b3'],
+        ttft_ms: lat(20, 60), stats: { ttft_ms: { p50: { n: 3, mean: 20, stddev: 1, ci95_low: 18, ci95_high: 22 }, p99: { n: 3, mean: 60, stddev: 4, ci95_low: 50, ci95_high: 70 },
+          p90: { n: 1, mean: 30, stddev: null, ci95_low: null, ci95_high: null } } } },
     ],
     answer: { over: 'request_rate', value: 45, slo: { ttft_ms: { p99: 100 }, tpot_ms: { p99: 50 } }, passing_probe: 'b', output_tok_s: 2900, probes: 4, end_reason: 'precision', bracket_pct: 4 },
     cost: { usd_per_million_output_tokens: 0.0278, pod_usd: 0.001, usd_per_hr: 0.29, price_source: 'gpu table' },
@@ -233,15 +234,17 @@ test('study model: points in offered order, the saturation probe apart, SLO line
   assert.deepEqual(S.sloLines(study), [{ metric: 'ttft_ms', pct: 'p99', bound: 100 }, { metric: 'tpot_ms', pct: 'p99', bound: 50 }]);
   assert.equal(S.answerPoint(study).run_id, 'b');
   assert.equal(S.pctValue(pts[1].ttft_ms, 'p50'), 20);
-  assert.deepEqual(S.pctCi(pts[1].ttft_ms, 'p50'), [18, 22]);
-  assert.deepEqual(S.pctCi(pts[1].ttft_ms, 'p99'), [50, 70]);
-  assert.equal(S.pctCi(pts[0].ttft_ms, 'p99'), null, 'no repeats, no interval');
+  assert.deepEqual(S.pctCi(pts[1], 'ttft_ms', 'p50'), [18, 22]);
+  assert.deepEqual(S.pctCi(pts[1], 'ttft_ms', 'p99'), [50, 70]);
+  assert.equal(S.pctCi(pts[1], 'ttft_ms', 'p90'), null, 'n = 1: no interval');
+  assert.equal(S.pctCi(pts[0], 'ttft_ms', 'p99'), null, 'no repeats, no interval');
   const rows = S.tableRows(study);
   assert.deepEqual(rows.map((r) => r.runId), ['a', 'b', 'c', 'sat']);
   assert.deepEqual(rows.filter((r) => r.answer).map((r) => r.runId), ['b']);
   const col = (name) => S.TABLE_COLUMNS.indexOf(name);
   assert.equal(rows[1].cells[col('TTFT p99')], '60.0 ±10.0');
   assert.equal(rows[3].cells[col('offered')], 'all at once');
+  assert.equal(rows[1].cells[0], '4 bisect ×3', 'a point of 3 repeats');
   assert.equal(rows[2].cells[col('SLO')], '✗');
   assert.equal(S.answerText(study), '45.0 req/s within TTFT p99 ≤ 100 ms, TPOT p99 ≤ 50.0 ms → 2,900 output tok/s (4 probes, bracket 4.0 %, precision)');
   assert.match(S.costText(study), /^\$0\.028 per million output tokens/);
