@@ -79,14 +79,14 @@ class RequestFactory {
       const Prompt& p = w_.prompts[static_cast<std::size_t>(a.index) % w_.prompts.size()];
       r.index = a.index;
       r.warmup = warmup_;
-      r.body = ChatBody(w_.model, p.messages, p.max_tokens.value_or(w_.max_tokens), w_.temperature, w_.ignore_eos);
+      r.body = BodyFor(w_, p.messages, p.max_tokens.value_or(w_.max_tokens));
       return r;
     }
     r.index = a.index;
     *next_index_ = a.index + 1;
     r.warmup = warmup_;
     nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", trace::PromptText(*a.request)}}});
-    r.body = ChatBody(w_.model, messages, a.request->output_tokens, w_.temperature, w_.ignore_eos);
+    r.body = BodyFor(w_, messages, a.request->output_tokens);
     return r;
   }
 

@@ -360,6 +360,13 @@ TEST(Workload, TraceSendsEachRequestAtItsTimestampWithItsOwnLengths) {
   EXPECT_EQ(body["max_tokens"], 3);
   EXPECT_EQ(body["messages"][0]["content"], trace::PromptText({.line = 1, .input_tokens = 40, .block_tokens = 32, .hash_ids = {0}}));
   EXPECT_EQ(body["messages"][0]["content"].get<std::string>().size(), 160u);
+  // endpoint: completions sends the same text as a prompt string.
+  w.endpoint = "completions";
+  RunLog completion = Execute(w, "/stream?tokens=2");
+  ASSERT_EQ(completion.requests.size(), 1u);
+  auto cbody = nlohmann::json::parse(server->last_body());
+  EXPECT_EQ(cbody["prompt"], body["messages"][0]["content"]);
+  EXPECT_EQ(cbody["max_tokens"], 3);
 }
 
 TEST(Workload, ATraceFileThatTurnsBadMidRunStopsIt) {
