@@ -4,11 +4,30 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "lib/collect/collector.h"
 #include "lib/load/interrupt.h"
 #include "lib/proc/proc.h"
 
 namespace ib::collect {
+
+namespace {
+// A program name without a slash, found on $PATH (Spawn executes paths only).
+std::string OnPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+}  // namespace
 
 Launch::~Launch() {
   for (std::size_t i = 0; i < pids_.size(); ++i)
@@ -31,7 +50,7 @@ bool Launch::Start(std::string* error) {
   if (o_.launcher == "local") {
     for (int k = 0; k < o_.shards; ++k) commands.push_back(ShardArgv(k));
   } else if (o_.launcher == "slurm") {
-    std::vector<std::string> srun = {o_.srun, "--ntasks", std::to_string(o_.shards), "--kill-on-bad-exit=0"};
+    std::vector<std::string> srun = {OnPath(o_.srun), "--ntasks", std::to_string(o_.shards), "--kill-on-bad-exit=0"};
     srun.insert(srun.end(), o_.srun_args.begin(), o_.srun_args.end());
     std::vector<std::string> shard = ShardArgv(0);
     srun.insert(srun.end(), shard.begin(), shard.end());

@@ -75,6 +75,16 @@ struct ExperimentConfig {
     std::string cloud_type = "community";  // "community" | "secure"
     std::optional<int64_t> container_disk_gb;  // default: sized from the model
     SimOptions sim;
+    // Where ib-load's shards run (docs/ib-load.md "Sharding"): local processes
+    // (workload.workers) or `srun --ntasks tasks [srun_args]`; the collector listens on
+    // `collector` (HOST:PORT; 127.0.0.1:0 by default: set this host's address for other nodes).
+    struct Load {
+      std::string launcher = "local";  // local | slurm
+      std::optional<int64_t> tasks;    // slurm: shards
+      std::vector<std::string> srun_args;
+      std::string collector = "127.0.0.1:0";
+      bool set = false;  // the block was given (ToJson writes it only then)
+    } load;
   } infrastructure;
 
   struct Workload {
@@ -142,6 +152,8 @@ struct ExperimentConfig {
     int64_t warmup_requests = 0;
     double timeout_s = 600;       // whole request
     double idle_timeout_s = 120;  // no bytes on a stream for this long
+    // Local shard processes of ib-load (docs/ib-load.md "Sharding"); 0 = auto; unset: one.
+    std::optional<int64_t> workers;
 
     struct Conversation {
       int64_t turns = 1;

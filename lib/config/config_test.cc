@@ -314,3 +314,46 @@ TEST(Config, MissingFile) {
 
 }  // namespace
 }  // namespace ib::config
+
+namespace ib::config {
+namespace {
+
+// workload.workers and infrastructure.load (docs/ib-load.md "Sharding"): read, checked with the
+// file's line, and in the experiment JSON only when given.
+TEST(Config, ShardingKeys) {
+  const std::string head = "name: t\nmodel: {name: m}\nframework: vllm\n";
+  const std::string wl = "workload:\n  type: rate\n  request_rate: 5\n  requests: {synthetic: {}, count: 8}\n";
+  auto plain = LoadExperimentFromString(head + "infrastructure: {provider: local}\n" + wl, "t.yaml");
+  ASSERT_TRUE(plain.ok()) << Messages(plain);
+  EXPECT_FALSE(plain.config->workload.workers.has_value());
+  EXPECT_FALSE(ToJson(*plain.config)["workload"].contains("workers"));
+  EXPECT_FALSE(ToJson(*plain.config)["infrastructure"].contains("load"));
+
+  auto slurm = LoadExperimentFromString(
+      head + "infrastructure:\n  provider: local\n  load: {launcher: slurm, tasks: 4, srun_args: [--overcommit]}\n" + wl +
+          "  workers: auto\n",
+      "t.yaml");
+  ASSERT_TRUE(slurm.ok()) << Messages(slurm);
+  EXPECT_EQ(slurm.config->infrastructure.load.launcher, "slurm");
+  EXPECT_EQ(*slurm.config->infrastructure.load.tasks, 4);
+  EXPECT_EQ(slurm.config->infrastructure.load.srun_args, std::vector<std::string>{"--overcommit"});
+  EXPECT_EQ(*slurm.config->workload.workers, 0);  // auto
+  EXPECT_EQ(ToJson(*slurm.config)["workload"]["workers"], "auto");
+  EXPECT_EQ(ToJson(*slurm.config)["infrastructure"]["load"]["tasks"], 4);
+
+  auto bad = LoadExperimentFromString(
+      head + "infrastructure:\n  provider: local\n  load: {launcher: srun}\n" + wl + "  workers: 0\n", "t.yaml");
+  EXPECT_EQ(Messages(bad),
+            "ib-run: error (at t.yaml:6): infrastructure.load.launcher must be 'local' or 'slurm', got 'srun'\n"
+            "ib-run: error (at t.yaml:11): workload.workers must be 1..1024 or 'auto', got 0\n");
+  auto no_tasks = LoadExperimentFromString(head + "infrastructure:\n  provider: local\n  load: {launcher: slurm}\n" + wl, "t.yaml");
+  EXPECT_NE(Messages(no_tasks).find("infrastructure.load.tasks"), std::string::npos) << Messages(no_tasks);
+  auto local_tasks = LoadExperimentFromString(
+      head + "infrastructure:\n  provider: local\n  load: {tasks: 2, collector: nowhere}\n" + wl, "t.yaml");
+  EXPECT_NE(Messages(local_tasks).find("infrastructure.load.tasks is for launcher 'slurm' (local workers: workload.workers)"),
+            std::string::npos) << Messages(local_tasks);
+  EXPECT_NE(Messages(local_tasks).find("infrastructure.load.collector must be HOST:PORT, got 'nowhere'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ib::config

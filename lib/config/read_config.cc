@@ -15,7 +15,8 @@ const std::vector<std::string> kModelKeys = {"name", "quantization"};
 const std::vector<std::string> kFrameworkOptionKeys = {
     "max_model_len", "gpu_memory_utilization", "enable_prefix_caching", "tensor_parallel_size", "extra_args"};
 const std::vector<std::string> kInfraKeys = {"provider", "gpu_type", "gpu_count", "cloud_type",
-                                             "container_disk_gb", "sim"};
+                                             "container_disk_gb", "sim", "load"};
+const std::vector<std::string> kLoadKeys = {"launcher", "tasks", "srun_args", "collector"};
 const std::vector<std::string> kSimKeys = {"preset", "speed", "seed", "load_time_s", "args"};
 const std::vector<std::string> kMetricsKeys = {"collect_gpu_metrics", "sample_interval_ms", "output_dir",
                                                "percentiles", "goodput"};
@@ -152,6 +153,30 @@ void ReadInfrastructure(const Node& root, ExperimentConfig& c, Reader& r) {
         if (*v < 0) r.Error(sim->Get("load_time_s"), "", "infrastructure.sim.load_time_s must be >= 0, got " + FormatNumber(*v));
       }
       if (auto v = r.StringList(sim->Get("args"), "infrastructure.sim.args")) i.sim.args = *v;
+    }
+    if (const Node* load = infra->Get("load"); r.IsMap(load, "infrastructure.load")) {
+      r.CheckKeys(load, "infrastructure.load", kLoadKeys);
+      i.load.set = true;
+      if (auto v = r.String(load->Get("launcher"), "infrastructure.load.launcher")) {
+        i.load.launcher = *v;
+        if (*v != "local" && *v != "slurm")
+          r.Error(load->Get("launcher"), "", "infrastructure.load.launcher must be 'local' or 'slurm', got '" + *v + "'" +
+                                                 DidYouMean(*v, {"local", "slurm"}));
+      }
+      i.load.tasks = r.Int(load->Get("tasks"), "infrastructure.load.tasks");
+      if (i.load.tasks && *i.load.tasks < 1)
+        r.Error(load->Get("tasks"), "", "infrastructure.load.tasks must be >= 1, got " + std::to_string(*i.load.tasks));
+      if (i.load.launcher == "slurm") r.Require(load, "tasks", "infrastructure.load.tasks", load);
+      if (i.load.launcher != "slurm" && load->Get("tasks"))
+        r.Error(load->Get("tasks"), "", "infrastructure.load.tasks is for launcher 'slurm' (local workers: workload.workers)");
+      if (auto v = r.StringList(load->Get("srun_args"), "infrastructure.load.srun_args")) i.load.srun_args = *v;
+      if (auto v = r.String(load->Get("collector"), "infrastructure.load.collector")) {
+        i.load.collector = *v;
+        auto colon = v->rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v->size() ||
+            v->find_first_not_of("0123456789", colon + 1) != std::string::npos)
+          r.Error(load->Get("collector"), "", "infrastructure.load.collector must be HOST:PORT, got '" + *v + "'");
+      }
     }
   }
 }

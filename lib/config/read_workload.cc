@@ -11,7 +11,7 @@ const std::vector<std::string> kWorkloadKeys = {
     "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
     "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
     "conversation", "sweep", "search",
-    "trace", "rate_ramp", "concurrency_ramp", "endpoint"};
+    "trace", "rate_ramp", "concurrency_ramp", "endpoint", "workers"};
 const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic", "format", "output_len_from_dataset",
                                                "max_prompt_tokens", "max_total_tokens"};
 const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed", "shared_prefix"};
@@ -92,6 +92,15 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
       if (auto v = r.Number(wl->Get(key), std::string("workload.") + key)) {
         *out = *v;
         if (*v <= 0) r.Error(wl->Get(key), "", std::string("workload.") + key + " must be > 0, got " + FormatNumber(*v));
+      }
+    }
+    if (const Node* workers = wl->Get("workers")) {
+      if (workers->kind == Node::kScalar && workers->scalar == "auto") {
+        w.workers = 0;
+      } else if (auto v = r.Int(workers, "workload.workers")) {
+        w.workers = *v;
+        if (*v < 1 || *v > 1024)
+          r.Error(workers, "", "workload.workers must be 1..1024 or 'auto', got " + std::to_string(*v));
       }
     }
     ReadConversation(wl, w, r);

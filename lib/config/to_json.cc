@@ -82,6 +82,9 @@ json ToJson(const ExperimentConfig& c) {
     infra["sim"] = {{"preset", i.sim.preset}, {"speed", i.sim.speed}, {"seed", i.sim.seed},
                     {"load_time_s", i.sim.load_time_s}, {"args", i.sim.args}};
   }
+  if (i.load.set)
+    infra["load"] = {{"launcher", i.load.launcher}, {"tasks", OptJson(i.load.tasks)},
+                     {"srun_args", i.load.srun_args}, {"collector", i.load.collector}};
   const auto& g = c.metrics.goodput;
   json out = {
       {"name", c.name},
@@ -146,6 +149,7 @@ json ToJson(const ExperimentConfig& c) {
     out["workload"]["requests"]["max_prompt_tokens"] = w.requests.max_prompt_tokens;
     out["workload"]["requests"]["max_total_tokens"] = w.requests.max_total_tokens;
   }
+  if (w.workers) out["workload"]["workers"] = *w.workers == 0 ? json("auto") : json(*w.workers);
   return out;
 }
 

@@ -62,6 +62,9 @@ struct Plan {
   std::string framework;
   int index = 1;
   int total = 1;
+  // Sharding asked for by the config (workload.workers, infrastructure.load).
+  std::optional<int64_t> workers;
+  config::ExperimentConfig::Infrastructure::Load load;
 };
 
 int Usage(const std::string& message) {
@@ -232,6 +235,8 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
   plan->framework = c.framework;
   plan->experiment = config::ToJson(c);
   plan->params = it.params;
+  plan->workers = cw.workers;
+  plan->load = c.infrastructure.load;
   plan->index = it.index;
   plan->total = it.total;
   return true;
@@ -594,6 +599,18 @@ int RunIbLoad(const Options& given, int out_fd) {
       co.shards = std::strtol(o.workers.c_str(), &end, 10);
       if (o.workers.empty() || *end != '\0' || co.shards < 1 || co.shards > 1024)
         return Usage("--workers takes a number of workers 1..1024 or auto (got '" + o.workers + "')");
+    }
+  }
+  if (o.shard.empty() && o.report_to.empty()) {  // a shard itself never coordinates
+    const Plan& first = plans.front();
+    co.collector = first.load.collector;
+    if (first.load.launcher == "slurm" && o.workers.empty()) {
+      co.launcher = "slurm";
+      co.shards = first.load.tasks.value_or(1);
+      co.srun_args = first.load.srun_args;
+      co.start_delay_s = 10;  // srun starts tasks in seconds, not milliseconds
+    } else if (first.workers && o.workers.empty()) {
+      co.shards = *first.workers == 0 ? AutoWorkers(first.workload) : *first.workers;
     }
   }
   if (co.shards > 1 || co.launcher != "local") {

@@ -117,7 +117,7 @@ TEST(WorkersSim, FourWorkersEqualOneProcess) {
   const auto& s4 = four.records[0].summary;
   EXPECT_EQ(one.records[0].status, "completed");
   EXPECT_EQ(four.records[0].status, "completed");
-  for (const char* key : {"total_requests", "successful_requests", "failed_requests", "total_output_tokens"})
+  for (const char* key : {"total_requests", "successful_requests", "failed_requests", "total_completion_tokens"})
     EXPECT_EQ(s4.value(key, nlohmann::json()), s1.value(key, nlohmann::json())) << key;
   EXPECT_EQ(s4["total_requests"], 60);
   const auto& shards = four.records[0].metadata["shards"];
