@@ -347,7 +347,12 @@ bool DashServer::Start(std::string* error) {
                            "request_timeout_ms", "30000",
                            "websocket_timeout_ms", "20000",
                            "enable_websocket_ping_pong", "yes",
-                           "enable_keep_alive", "yes",
+                           // One request per connection: Civetweb closes an idle kept-alive
+                           // connection after 500 ms without saying so, and a client that
+                           // reuses it at that instant (Node's http agent, Python's requests)
+                           // gets "socket hang up" instead of an answer. Loopback connections
+                           // are cheap; WebSockets are unaffected.
+                           "enable_keep_alive", "no",
                            "decode_url", "no",
                            nullptr};
   mg_callbacks callbacks{};

@@ -120,4 +120,16 @@ function connect(url, options = {}) {
 
 function line(obj) { return JSON.stringify({ v: 2, ...obj }) + '\n'; }
 
-module.exports = { ROOT, FIXTURES, IB_DASH, tmpDir, fakeBinDir, startDash, request, get, connect, line };
+// Resolves once a request_complete of `run` (a run id, or a test on it) with `index` (if given)
+// reached client `c`: streamed, or in the {"type":"state"} a client gets first. Events ib-dash
+// read before the client's registration are in that state, not streamed again (state and
+// registration are one step: lib/dash/live_hub.h), and a WebSocket opens before it is registered.
+function waitRequest(c, run, index) {
+  const match = (e) => (typeof run === 'function' ? run(e.run_id) : e.run_id === run) &&
+    (index === undefined || e.data.request_index === index);
+  return c.wait((m) => (m.type === 'request_complete' && match(m)) ||
+    (m.type === 'state' && (m.data.recent_requests || []).some(match)));
+}
+
+module.exports = {
+  waitRequest, ROOT, FIXTURES, IB_DASH, tmpDir, fakeBinDir, startDash, request, get, connect, line };

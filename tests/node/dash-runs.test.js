@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const { spawnSync } = require('node:child_process');
-const { startDash, request, connect, line, tmpDir, fakeBinDir, FIXTURES } = require('./dash-helpers');
+const { startDash, request, connect, line, tmpDir, fakeBinDir, FIXTURES, waitRequest } = require('./dash-helpers');
 
 const REAL_IB_RUN = path.join(process.env.IB_BIN_DIR || path.join(__dirname, '..', '..', 'bazel-bin'), 'tools', 'ib-run', 'ib-run');
 
@@ -102,7 +102,7 @@ test('one run at a time: queue, cancel, stop with SIGTERM, the stopped run is sa
 test('a second stop escalates to SIGKILL of the process group', async () => {
   const c = await connect(dash.wsUrl());
   c.send({ type: 'start_experiment', config_path: 'experiments/fake-stubborn.yaml', options: {} });
-  await c.wait((m) => m.type === 'request_complete' && /^fake-stubborn/.test(m.run_id));
+  await waitRequest(c, (id) => /^fake-stubborn/.test(id));
   c.send({ type: 'stop_experiment' });
   await c.wait((m) => m.type === 'ack' && m.data.signal === 'SIGTERM');
   c.send({ type: 'stop_experiment' });
@@ -171,13 +171,13 @@ test('a FIFO is read again after each writer goes away', async () => {
       const run = `fifo-run-${n}`;
       fs.writeFileSync(fifo, line({ type: 'phase', run_id: run, phase: 'execution', data: {} }) +
         line({ type: 'request_complete', run_id: run, data: { request_index: 0, start_ms: 0, end_ms: 1 } }));
-      await c.wait((m) => m.type === 'request_complete' && m.run_id === run);
+      await waitRequest(c, run);
     }
     // Writers back to back: the second must not lose its lines while the first one's end is read.
     for (const n of [3, 4, 5]) {
       fs.writeFileSync(fifo, line({ type: 'request_complete', run_id: `fifo-run-${n}`, data: { request_index: 0, start_ms: 0, end_ms: 1 } }));
     }
-    for (const n of [3, 4, 5]) await c.wait((m) => m.type === 'request_complete' && m.run_id === `fifo-run-${n}`);
+    for (const n of [3, 4, 5]) await waitRequest(c, `fifo-run-${n}`);
     await c.close();
   } finally {
     await other.stop();

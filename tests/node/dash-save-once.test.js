@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startDash, connect, line, tmpDir } = require('./dash-helpers');
+const { startDash, connect, line, tmpDir, waitRequest } = require('./dash-helpers');
 const { logChild } = require('./child-log');
 
 const BIN_DIR = process.env.IB_BIN_DIR || path.join(__dirname, '..', '..', 'bazel-bin');
@@ -60,7 +60,7 @@ test('a run another writer saves within the grace gets exactly one file', async 
     // 2. A file that appears a while after the stream ended.
     const run2 = 'late-20261128-040001';
     fs.writeFileSync(fifo, runLines(run2));
-    await c.wait((m) => m.type === 'request_complete' && m.run_id === run2 && m.data.request_index === 4);
+    await waitRequest(c, run2, 4);
     await new Promise((r) => setTimeout(r, 700));
     await aggregate(runLines(run2), dash.resultsDir);
     await c.wait((m) => m.type === 'log' && m.run_id === run2 && /ib-aggregate wrote it/.test(m.message));
@@ -98,7 +98,7 @@ test('stopped within the grace, ib-dash still saves only the runs nobody else sa
   dash.proc.stdin.end(runLines(written));
   fs.writeFileSync(fifo, runLines(alone));
   for (const run of [written, alone]) {
-    await c.wait((m) => m.type === 'request_complete' && m.run_id === run && m.data.request_index === 4);
+    await waitRequest(c, run, 4);
   }
   const writer = startAggregate(runLines(written), dash.resultsDir);  // started, not yet ended
   const stopped = dash.stop();
@@ -114,7 +114,7 @@ test('stopped while ib-run still streams, ib-dash leaves the run to ib-run\'s ib
   const run = 'sweep-20261128-040005-c1';
   const c = await connect(dash.wsUrl());
   dash.proc.stdin.write(runLines(run, { fromIbRun: true }));  // stdin stays open: ib-run goes on
-  await c.wait((m) => m.type === 'request_complete' && m.run_id === run && m.data.request_index === 4);
+  await waitRequest(c, run, 4);
   const exit = await dash.stop();
   assert.equal(exit.code, 0);  // being stopped is ib-dash's normal end (docs/pipeline.md "Exit codes")
   assert.deepEqual(runFiles(dash.resultsDir, run), [], 'ib-dash wrote nothing for it');
