@@ -137,6 +137,10 @@ int ScrapeLoop::Run() {
     }
     slot = next;
   }
+  // Stopped by ib-run after the load ended: one last sample, so the run's counter deltas (last
+  // minus first) include what the server did since the previous slot (the last requests'
+  // prompt tokens and prefix hits otherwise fall outside the run when it ends between slots).
+  if (sink_ok && StopSignal::Requested()) sink_ok = ScrapeOnce();
   if (!sink_ok) {
     std::fprintf(stderr, "ib-scrape: error: cannot write to stdout (reader gone?); stopping\n");
     return exit_code::kFailed;

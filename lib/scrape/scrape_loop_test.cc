@@ -159,7 +159,7 @@ TEST_F(ScrapeLoopTest, CountersBecomeRunDeltasAndRates) {
   o.t0_ns = MonotonicNowNs() - 5'000'000'000;  // the run started 5 s ago
   ScrapeLoop loop(o, sink);
   ASSERT_EQ(loop.Run(), 0);
-  ASSERT_EQ(sink.samples.size(), 4u) << sink.AllLogs();
+  ASSERT_EQ(sink.samples.size(), 5u) << sink.AllLogs();  // 4, then the last one a stop takes
   EXPECT_TRUE(sink.errors.empty());
   const events::GpuSample& first = sink.samples[0];
   EXPECT_EQ(first.run_id, "test-run");
