@@ -3,9 +3,9 @@
 // Ground truth: ib-sim run with --max-num-seqs 4 serves at most 4 sequences at once, so from
 // concurrency 5 on a share of the requests waits a whole request (~190 ms) for a slot before
 // its first token, while up to 4 their TTFT is a few ms. A fine sweep over concurrency 1..8
-// brute-forces the TTFT p90 <= 60 ms boundary from results files; the search must land within
+// brute-forces the TTFT p90 <= 100 ms boundary from results files; the search must land within
 // precision_pct of it with at most ceil(log2(range / precision)) + 2 probes. The margins are
-// wide (the SLO sits ~55 ms above the unqueued TTFT and ~130 ms below the queued one) so the
+// wide (the SLO sits ~95 ms above the unqueued TTFT and ~90 ms below the queued one) so the
 // machine's load does not move the boundary.
 //
 // Also: a server failing every request ends the study at the lowest load with that finding,
@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using namespace ib::run_test;
 using nlohmann::json;
 
-constexpr double kSloMs = 60;
+constexpr double kSloMs = 100;  // at load average 27 the unqueued TTFT p90 reached 68 ms
 
 class SearchRunTest : public testing::Test {
  protected:
@@ -97,7 +97,7 @@ TEST_F(SearchRunTest, LandsOnTheBruteForcedBoundaryWithinTheProbeBound) {
   }
   EXPECT_EQ(boundary, 4) << grid_study["curve"].dump();  // the simulator's slot count
 
-  RunResult r = Run(Config("cap", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 60}}\n"
+  RunResult r = Run(Config("cap", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 100}}\n"
                                   "    min: 1\n    max: 8\n    precision_pct: 5\n    max_probes: 12\n"));
   ASSERT_EQ(r.code, 0) << r.err;
   json study = Study(r);
@@ -135,7 +135,7 @@ TEST_F(SearchRunTest, LandsOnTheBruteForcedBoundaryWithinTheProbeBound) {
 }
 
 TEST_F(SearchRunTest, AServerFailingEveryRequestEndsTheStudyAtTheLowestLoad) {
-  RunResult r = Run(Config("broken", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 60}}\n    max: 8\n",
+  RunResult r = Run(Config("broken", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 100}}\n    max: 8\n",
                            ", \"--fault-500-rate\", \"1\""));
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("the server failed every request at the lowest load (1 concurrent)"), std::string::npos) << r.err;
@@ -149,7 +149,7 @@ TEST_F(SearchRunTest, AServerFailingEveryRequestEndsTheStudyAtTheLowestLoad) {
 }
 
 TEST_F(SearchRunTest, SigintMidSearchLeavesAPartialStudyAndProbe) {
-  RunResult r = Run(Config("stopped", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 60}}\n    max: 8\n"
+  RunResult r = Run(Config("stopped", "  search:\n    over: concurrency\n    slo: {ttft_ms: {p90: 100}}\n    max: 8\n"
                                       "    probe: {count: 400}\n"),
                     /*sigint_after_probe_requests=*/3);
   EXPECT_EQ(r.code, 130) << r.err;
