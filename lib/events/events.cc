@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -135,6 +136,53 @@ ParseResult ParsePhase(const json& j, int version) {
   return {p, ""};
 }
 
+std::vector<double> NumberList(const json* v, const std::string& where, std::string* error) {
+  std::vector<double> out;
+  if (v == nullptr || !v->is_array()) {
+    if (error->empty()) *error = where + " must be an array of numbers";
+    return out;
+  }
+  out.reserve(v->size());
+  for (const json& x : *v) {
+    if (!x.is_number() || !std::isfinite(x.get<double>())) {
+      if (error->empty()) *error = where + " must hold only finite numbers";
+      return {};
+    }
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+std::map<std::string, ServerHistogram> ReadServerHistograms(const json& h, std::string* error) {
+  std::map<std::string, ServerHistogram> out;
+  const std::string where = "gpu_sample.data.server_histograms";
+  if (!h.is_object()) {
+    if (error->empty()) *error = where + " must be an object";
+    return out;
+  }
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string at = where + "." + it.key();
+    if (!it.value().is_object()) {
+      if (error->empty()) *error = at + " must be an object";
+      return out;
+    }
+    Fields f{it.value(), error, at + ": "};
+    ServerHistogram x;
+    x.metric = f.String("metric", true);
+    x.le_ms = NumberList(f.Find("le_ms"), at + ".le_ms", error);
+    x.counts = NumberList(f.Find("counts"), at + ".counts", error);
+    x.count = f.Number("count", true);
+    x.sum_ms = f.Number("sum_ms", true);
+    if (error->empty() && x.counts.size() != x.le_ms.size() + 1)
+      *error = at + ": counts must have one entry more than le_ms (the +Inf bucket)";
+    if (error->empty() && !std::is_sorted(x.le_ms.begin(), x.le_ms.end()))
+      *error = at + ".le_ms must be ascending";
+    if (!error->empty()) return out;
+    out.emplace(it.key(), std::move(x));
+  }
+  return out;
+}
+
 ParseResult ParseGpuSample(const json& j, int version) {
   std::string error;
   json data = Fields{j, &error, "gpu_sample: "}.Object("data");
@@ -168,6 +216,8 @@ ParseResult ParseGpuSample(const json& j, int version) {
     s.prefix_cache_queries_total = f.OptNumber("prefix_cache_queries_total");
     s.preemptions_total = f.OptNumber("preemptions_total");
     s.scrape_ms = f.OptNumber("scrape_ms");
+    if (const json* h = f.Find("server_histograms"); h != nullptr && !h->is_null())
+      s.server_histograms = ReadServerHistograms(*h, &error);
   }
   if (!error.empty()) return Fail(error);
   return {s, ""};
@@ -427,6 +477,14 @@ json ToJson(const Event& event) {
       PutOpt(d, "prefix_cache_queries_total", s.prefix_cache_queries_total);
       PutOpt(d, "preemptions_total", s.preemptions_total);
       PutOpt(d, "scrape_ms", s.scrape_ms);
+      if (s.server_histograms) {
+        json h = json::object();
+        for (const auto& [name, x] : *s.server_histograms) {
+          h[name] = {{"metric", x.metric}, {"le_ms", x.le_ms}, {"counts", x.counts},
+                     {"count", x.count}, {"sum_ms", x.sum_ms}};
+        }
+        d["server_histograms"] = std::move(h);
+      }
       j["data"] = std::move(d);
       return j;
     }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,18 @@ struct Phase {
   nlohmann::json data = nlohmann::json::object();
 };
 
+// One of the server's own latency histograms (vLLM's or SGLang's /metrics), as its increase over
+// the run so far: bucket counts now minus at the run's first scrape, counter resets handled
+// (lib/scrape/server_histograms.h). Bounds and sums are in ms (the server's are in seconds).
+struct ServerHistogram {
+  std::string metric;          // the server's family name, e.g. "vllm:time_to_first_token_seconds"
+  std::vector<double> le_ms;   // finite upper bounds, ascending; the +Inf bucket is implicit
+  std::vector<double> counts;  // per bucket, NOT cumulative: le_ms.size() + 1 entries (+Inf last)
+  double count = 0;            // observations (= the sum of counts)
+  double sum_ms = 0;           // sum of the observed values
+  bool operator==(const ServerHistogram&) const = default;
+};
+
 // One scrape of the server's /metrics, mapped to framework-neutral fields.
 // Gauges are as scraped; *_per_s are rates between this sample and the previous one;
 // *_total are deltas since the first sample of the run (the server's counters are cumulative
@@ -77,6 +90,11 @@ struct GpuSample {
   std::optional<double> prefix_cache_queries_total;
   std::optional<double> preemptions_total;
   std::optional<double> scrape_ms;  // how long the GET /metrics took
+  // The server's latency histograms over the run so far, keyed by ib's neutral name (ttft_ms,
+  // itl_ms, tpot_ms, e2e_ms, queue_ms, prefill_ms, decode_ms, inference_ms). Only on some
+  // samples (at most one a second, when they changed, and the last of the run): each carrying
+  // sample holds the whole run's delta, so a reader keeps the latest.
+  std::optional<std::map<std::string, ServerHistogram>> server_histograms;
 };
 
 // One finished request (successful or not). Offsets are milliseconds since the run's clock

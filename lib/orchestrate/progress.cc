@@ -7,6 +7,7 @@
 
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
+#include "lib/results/server_view.h"
 
 namespace ib::orchestrate {
 namespace {
@@ -57,6 +58,17 @@ std::string Progress::SummaryTable(const std::string& run_id, const nlohmann::js
     row(std::string(metric) + " (ms)", "p50 " + Cell(Number(s, metric, "p50"), 1, "") + "  p95 " +
                                            Cell(Number(s, metric, "p95"), 1, "") + "  p99 " +
                                            Cell(Number(s, metric, "p99"), 1, ""));
+  }
+  // The server's own histograms (docs/metrics.md "Server view"), and any gap beyond their buckets.
+  if (s.contains("server_latency") && s["server_latency"].is_object()) {
+    for (const char* metric : {"ttft_ms", "e2e_ms"}) {
+      if (!s["server_latency"].contains(metric)) continue;
+      const nlohmann::json& b = s["server_latency"][metric];
+      row(std::string("server ") + std::string(metric).substr(0, std::string(metric).size() - 3) + " (ms)",
+          "p50 " + Cell(Number(b, "p50"), 1, "") + "  p90 " + Cell(Number(b, "p90"), 1, "") + "  p99 " +
+              Cell(Number(b, "p99"), 1, "") + "  (from its /metrics buckets)");
+    }
+    for (const std::string& line : ib::results::ServerGapLines(s)) out << "    ! " << line << "\n";
   }
   if (d.contains("result_path") && d["result_path"].is_string()) {
     row("Results", d["result_path"].get<std::string>());

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "lib/results/clock.h"
+#include "lib/results/server_view.h"
 #include "lib/stats/stats.h"
 
 namespace ib::results {
@@ -300,6 +301,7 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   if (any_per_token) s["client"]["itl_token_source"] = std::move(itl_sources);
   s["percentiles"] = percentiles;
   s["gpu_summary"] = samples.empty() ? json(nullptr) : GpuSummary(samples, scrape_errors);
+  AddServerView(samples, s);
   return s;
 }
 

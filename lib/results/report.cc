@@ -1,5 +1,8 @@
 #include "lib/results/report.h"
 
+#include "lib/results/server_view.h"
+
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -85,6 +88,12 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
     out += line + "\n";
   }
   return out;
+}
+
+// "[lo, hi] ms" of a server quantile's bucket (hi null: the +Inf bucket).
+std::string Bucket(const json& b) {
+  if (!b.is_array() || b.size() != 2) return "n/a";
+  return Fixed(b[0], 0) + "-" + (b[1].is_number() ? Fixed(b[1], 0) : std::string("inf")) + " ms";
 }
 
 std::string Percentiles(const json& block) {
@@ -193,6 +202,25 @@ std::string FormatShow(const json& r) {
         out += "    Active Reqs: peak=" + Fixed(At(g, "active_requests_peak"), 0) +
                "  mean=" + Fixed(At(g, "active_requests_mean"), 1) + "\n";
       out += "    Samples: " + Text(At(g, "total_samples")) + " (" + Text(At(g, "scrape_errors"), "0") + " errors)\n";
+    }
+    // The server's own latency histograms over the run (docs/metrics.md "Server view").
+    const json& sv = At(s, "server_latency");
+    if (sv.is_object() && !sv.empty()) {
+      out += "\n  Server latency (its /metrics histograms, interpolated in buckets)\n";
+      for (const char* key : {"ttft_ms", "e2e_ms", "itl_ms", "tpot_ms", "queue_ms"}) {
+        const json& b = At(sv, key);
+        if (!b.is_object() || !At(b, "count").is_number() || At(b, "count").get<double>() <= 0) continue;
+        std::string name = std::string(key).substr(0, std::string(key).size() - 3);
+        for (char& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        char head[32];
+        std::snprintf(head, sizeof head, "    %-7s", name.c_str());
+        out += head + std::string("p50=") + Fixed(At(b, "p50"), 1, "ms") + "  p90=" + Fixed(At(b, "p90"), 1, "ms") +
+               "  p99=" + Fixed(At(b, "p99"), 1, "ms") + "  (" + Fixed(At(b, "count"), 0) + " observed, p50 in " +
+               Bucket(At(b, "p50_bucket_ms")) + ")\n";
+      }
+      for (const std::string& line : ServerGapLines(s)) out += "    ! " + line + "\n";
+      if (ServerGapLines(s).empty() && At(s, "server_vs_client").is_array() && !At(s, "server_vs_client").empty())
+        out += "    client and server agree on TTFT and E2E within the buckets\n";
     }
   }
   std::string meta;

@@ -53,6 +53,46 @@ constexpr Mapping kSglang[] = {
     {"gen_throughput", Field::kGenerationRateGauge, 0},
 };
 
+// The server's latency histograms, by ib's neutral name (docs/ib-scrape.md). As above, a larger
+// priority is a fallback used only when the preferred family is absent from the page.
+struct HistogramMapping {
+  std::string_view family;  // without the prefix
+  std::string_view neutral;
+  int priority;
+};
+
+constexpr HistogramMapping kVllmHistograms[] = {
+    {"time_to_first_token_seconds", "ttft_ms", 0},
+    {"inter_token_latency_seconds", "itl_ms", 0},
+    // V0's name for the per-token gap; V1 0.10-0.11 keep it as a deprecated alias.
+    {"time_per_output_token_seconds", "itl_ms", 1},
+    {"request_time_per_output_token_seconds", "tpot_ms", 0},
+    {"e2e_request_latency_seconds", "e2e_ms", 0},
+    {"request_queue_time_seconds", "queue_ms", 0},
+    {"request_prefill_time_seconds", "prefill_ms", 0},
+    {"request_decode_time_seconds", "decode_ms", 0},
+    {"request_inference_time_seconds", "inference_ms", 0},
+};
+
+constexpr HistogramMapping kSglangHistograms[] = {
+    {"time_to_first_token_seconds", "ttft_ms", 0},
+    {"inter_token_latency_seconds", "itl_ms", 0},
+    // SGLang observes e2e / generated tokens per request here (not vLLM's TPOT formula).
+    {"time_per_output_token_seconds", "tpot_ms", 0},
+    {"e2e_request_latency_seconds", "e2e_ms", 0},
+    {"queue_time_seconds", "queue_ms", 0},
+};
+
+// "x_bucket" -> ("x", 'b'), "x_count" -> 'c', "x_sum" -> 's'; else ("", 0).
+std::pair<std::string_view, char> HistogramPart(std::string_view name) {
+  for (auto [suffix, part] : {std::pair<std::string_view, char>{"_bucket", 'b'},
+                              {"_count", 'c'}, {"_sum", 's'}}) {
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      return {name.substr(0, name.size() - suffix.size()), part};
+  }
+  return {{}, 0};
+}
+
 // "vllm:x" and "vllm_x" (some exporters rewrite the colon) -> "x"; else empty.
 std::string_view StripPrefix(std::string_view name, std::string_view prefix) {
   if (name.size() <= prefix.size() + 1 || !name.starts_with(prefix)) return {};
@@ -120,6 +160,7 @@ void PageExtractor::Reset() {
     c->priority = 99;
   }
   metrics_.saw_vllm = metrics_.saw_sglang = false;
+  metrics_.histograms.clear();
   metrics_.models.clear();
   metrics_.mapped_samples = 0;
 }
@@ -155,6 +196,19 @@ void PageExtractor::OnSample(const prom::SampleView& sample) {
   } else {
     return;
   }
+  if (auto [family, part] = HistogramPart(rest); part != 0) {
+    const bool vllm = table == kVllm;
+    const HistogramMapping* list = vllm ? kVllmHistograms : kSglangHistograms;
+    const std::size_t n = vllm ? std::size(kVllmHistograms) : std::size(kSglangHistograms);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (list[i].family != family) continue;
+      if (!std::isnan(sample.value) && SeriesCounts(sample)) {
+        std::string_view full = sample.name.substr(0, sample.name.size() - (rest.size() - family.size()));
+        AddHistogramSample(sample, full, list[i].neutral, list[i].priority, part);
+      }
+      return;
+    }
+  }
   const Mapping* mapping = nullptr;
   for (std::size_t i = 0; i < table_size; ++i) {
     if (table[i].name == rest) {
@@ -180,6 +234,49 @@ void PageExtractor::OnSample(const prom::SampleView& sample) {
     case Field::kPrefixHits: AddCounter(metrics_.prefix_hits, p, sample.raw_labels, v); break;
     case Field::kPrefixQueries: AddCounter(metrics_.prefix_queries, p, sample.raw_labels, v); break;
     case Field::kPreemptions: AddCounter(metrics_.preemptions, p, sample.raw_labels, v); break;
+  }
+}
+
+void PageExtractor::AddHistogramSample(const prom::SampleView& sample, std::string_view family,
+                                       std::string_view neutral, int priority, char part) {
+  HistogramValue* h = nullptr;
+  for (HistogramValue& x : metrics_.histograms) {
+    if (x.name == neutral) h = &x;
+  }
+  if (h == nullptr) {
+    h = &metrics_.histograms.emplace_back();
+    h->name = std::string(neutral);
+  }
+  if (priority > h->priority) return;
+  if (priority < h->priority) {
+    h->priority = priority;
+    h->metric = std::string(family);
+    h->series.clear();
+  }
+  if (h->metric != family) return;
+  std::string key;
+  std::optional<double> le;
+  for (const prom::LabelView& l : sample.labels) {
+    if (l.name == "le") {
+      le = prom::ParseNumber(l.value);
+      continue;
+    }
+    key.append(l.name).append("=").append(l.value).append(",");
+  }
+  HistogramSeries* series = nullptr;
+  for (HistogramSeries& x : h->series) {
+    if (x.key == key) series = &x;
+  }
+  if (series == nullptr) {
+    series = &h->series.emplace_back();
+    series->key = std::move(key);
+  }
+  if (part == 'b') {
+    if (le) series->buckets.emplace_back(*le, sample.value);
+  } else if (part == 'c') {
+    series->count = sample.value;
+  } else {
+    series->sum = sample.value;
   }
 }
 

@@ -67,6 +67,23 @@ struct CounterValue {
   bool present() const { return series.size() > 0; }
 };
 
+// One series (label set, le excluded) of a server latency histogram on one page, as written:
+// cumulative bucket counts by upper bound (seconds, +Inf included), _count and _sum.
+struct HistogramSeries {
+  std::string key;  // the labels other than le, as name=value pairs
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count), as they came
+  double count = 0;
+  double sum = 0;
+};
+
+// A latency histogram of the page, by ib's neutral name (see kHistograms in page_metrics.cc).
+struct HistogramValue {
+  std::string name;    // "ttft_ms", ...
+  std::string metric;  // the server's family name
+  int priority = 99;
+  std::vector<HistogramSeries> series;
+};
+
 struct PageMetrics {
   GaugeValue kv_cache_usage;     // mean
   GaugeValue running;            // sum
@@ -81,6 +98,7 @@ struct PageMetrics {
   CounterValue preemptions;
   bool saw_vllm = false;    // any "vllm:" sample on the page
   bool saw_sglang = false;  // any "sglang:" sample
+  std::vector<HistogramValue> histograms;  // the server's latency histograms on the page
   std::vector<std::string> models;  // distinct model_name values on the mapped series
   int64_t mapped_samples = 0;       // samples that fed a field
 };
@@ -98,6 +116,8 @@ class PageExtractor : public prom::SampleHandler {
 
  private:
   bool SeriesCounts(const prom::SampleView& sample);
+  void AddHistogramSample(const prom::SampleView& sample, std::string_view family,
+                          std::string_view neutral, int priority, char part);
   Framework framework_;
   std::string model_;
   PageMetrics metrics_;

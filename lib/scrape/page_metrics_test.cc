@@ -1,5 +1,6 @@
 #include "lib/scrape/page_metrics.h"
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,8 @@
 
 #include "lib/results/aggregator.h"
 #include "lib/scrape/sample_builder.h"
+#include "lib/scrape/server_histograms.h"
+#include "lib/stats/stats.h"
 
 namespace ib::scrape {
 namespace {
@@ -291,5 +294,127 @@ TEST(GpuSummary, PeaksMeansAndRunHitRate) {
   EXPECT_TRUE(summary({}).is_null());
 }
 
+
+// ---- The server's latency histograms (HistogramTracker) ----
+
+namespace histograms {
+
+const HistogramValue* Find(const PageMetrics& m, const std::string& name) {
+  for (const HistogramValue& h : m.histograms) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+TEST(ServerHistograms, SglangDocsPageIsReadWhateverTheLineOrder) {
+  // The doc page writes _sum before the buckets (multiprocess ordering).
+  PageMetrics m = Extract(Framework::kSglang, Fixture("sglang-docs-llama-3.1-8b.txt"));
+  const HistogramValue* ttft = Find(m, "ttft_ms");
+  ASSERT_NE(ttft, nullptr);
+  EXPECT_EQ(ttft->metric, "sglang:time_to_first_token_seconds");
+  ASSERT_EQ(ttft->series.size(), 1u);
+  EXPECT_EQ(ttft->series[0].count, 11008.0);
+  EXPECT_EQ(ttft->series[0].sum, 2.3518979474117756e+06);
+  EXPECT_EQ(ttft->series[0].buckets.size(), 21u);  // 20 bounds + +Inf
+  EXPECT_NE(Find(m, "e2e_ms"), nullptr);
+  EXPECT_NE(Find(m, "tpot_ms"), nullptr);
+  // sglang:func_latency_seconds is not a request latency: not kept.
+  EXPECT_EQ(m.histograms.size(), 3u);
+}
+
+TEST(ServerHistograms, VllmV0PerTokenHistogramIsItl) {
+  PageMetrics m = Extract(Framework::kVllm, Fixture("vllm-v0-0.5-opt-125m.txt"));
+  const HistogramValue* itl = Find(m, "itl_ms");
+  ASSERT_NE(itl, nullptr);
+  EXPECT_EQ(itl->metric, "vllm:time_per_output_token_seconds");
+  EXPECT_EQ(itl->series[0].count, 6.0);
+  ASSERT_NE(Find(m, "ttft_ms"), nullptr);
+  EXPECT_EQ(Find(m, "ttft_ms")->series[0].count, 1.0);
+}
+
+TEST(ServerHistograms, VllmV1IdlePageHasEveryLatencyHistogramAtZero) {
+  PageMetrics m = Extract(Framework::kVllm, Fixture("vllm-v1-idle-qwen1.5-0.5b-chat.txt"));
+  for (const char* name : {"ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "queue_ms", "prefill_ms",
+                           "decode_ms", "inference_ms"}) {
+    const HistogramValue* h = Find(m, name);
+    ASSERT_NE(h, nullptr) << name;
+    EXPECT_EQ(h->series.size(), 1u) << name;
+    EXPECT_EQ(h->series[0].count, 0.0) << name;
+  }
+  // V1's own per-token name wins over the deprecated alias.
+  EXPECT_EQ(Find(m, "itl_ms")->metric, "vllm:inter_token_latency_seconds");
+  HistogramTracker tracker;
+  tracker.Update(m.histograms);
+  auto snap = tracker.Snapshot();
+  ASSERT_EQ(snap.count("ttft_ms"), 1u);
+  EXPECT_EQ(snap["ttft_ms"].counts.size(), snap["ttft_ms"].le_ms.size() + 1);
+  EXPECT_EQ(snap["ttft_ms"].le_ms.front(), 1.0);  // 0.001 s
+  EXPECT_EQ(snap["ttft_ms"].count, 0.0);
+}
+
+// A vLLM V1 page with one TTFT histogram per engine: bounds 10 ms, 100 ms, +Inf.
+std::string TwoEnginePage(std::array<std::array<int, 3>, 2> cum, std::array<double, 2> sums) {
+  std::string page = "# TYPE vllm:time_to_first_token_seconds histogram\n";
+  const char* les[3] = {"0.01", "0.1", "+Inf"};
+  for (int e = 0; e < 2; ++e) {
+    std::string labels = "engine=\"" + std::to_string(e) + "\",model_name=\"m\"";
+    for (int i = 0; i < 3; ++i) {
+      page += "vllm:time_to_first_token_seconds_bucket{engine=\"" + std::to_string(e) + "\",le=\"" +
+              les[i] + "\",model_name=\"m\"} " + std::to_string(cum[e][i]) + "\n";
+    }
+    page += "vllm:time_to_first_token_seconds_count{" + labels + "} " + std::to_string(cum[e][2]) + "\n";
+    page += "vllm:time_to_first_token_seconds_sum{" + labels + "} " + std::to_string(sums[e]) + "\n";
+  }
+  return page;
+}
+
+TEST(ServerHistograms, RunDeltaSumsEnginesAndSurvivesAReset) {
+  HistogramTracker tracker;
+  // Baseline: the server already served requests before the run.
+  tracker.Update(Extract(Framework::kVllm, TwoEnginePage({{{5, 8, 9}, {1, 1, 1}}}, {0.5, 0.005})).histograms);
+  EXPECT_EQ(tracker.Snapshot()["ttft_ms"].count, 0.0);
+  // Engine 0: +2 in (10, 100] ms, +1 over 100 ms; engine 1: +3 under 10 ms.
+  tracker.Update(Extract(Framework::kVllm, TwoEnginePage({{{5, 10, 12}, {4, 4, 4}}}, {0.9, 0.02})).histograms);
+  auto h = tracker.Snapshot()["ttft_ms"];
+  EXPECT_EQ(h.metric, "vllm:time_to_first_token_seconds");
+  EXPECT_EQ(h.le_ms, (std::vector<double>{10, 100}));
+  EXPECT_EQ(h.counts, (std::vector<double>{3, 2, 1}));
+  EXPECT_EQ(h.count, 6.0);
+  EXPECT_NEAR(h.sum_ms, 400 + 15, 1e-9);
+  EXPECT_EQ(tracker.resets(), 0);
+  // Engine 1 restarts (its counts fall) and serves 2 more under 10 ms: they count whole.
+  tracker.Update(Extract(Framework::kVllm, TwoEnginePage({{{5, 10, 12}, {2, 2, 2}}}, {0.9, 0.01})).histograms);
+  h = tracker.Snapshot()["ttft_ms"];
+  EXPECT_EQ(h.counts, (std::vector<double>{5, 2, 1}));
+  EXPECT_EQ(h.count, 8.0);
+  EXPECT_NEAR(h.sum_ms, 400 + 15 + 10, 1e-9);
+  EXPECT_EQ(tracker.resets(), 1);
+}
+
+TEST(ServerHistograms, QuantilesInterpolateInsideTheirBucket) {
+  // 3 under 10 ms, 2 in (10, 100], 1 over 100: p50 is rank 3 -> the end of the first bucket.
+  auto p50 = ib::stats::HistogramQuantile({10, 100}, {3, 2, 1}, 50);
+  ASSERT_TRUE(p50);
+  EXPECT_DOUBLE_EQ(p50->value, 10.0);
+  EXPECT_EQ(p50->lo, 0.0);
+  EXPECT_EQ(p50->hi, 10.0);
+  auto p75 = ib::stats::HistogramQuantile({10, 100}, {3, 2, 1}, 75);  // rank 4.5: 1.5 of 2 into (10,100]
+  ASSERT_TRUE(p75);
+  EXPECT_DOUBLE_EQ(p75->value, 10 + 90 * 0.75);
+  EXPECT_EQ(p75->lo, 10.0);
+  EXPECT_EQ(p75->hi, 100.0);
+  auto p99 = ib::stats::HistogramQuantile({10, 100}, {3, 2, 1}, 99);  // in +Inf: the last finite bound
+  ASSERT_TRUE(p99);
+  EXPECT_EQ(p99->value, 100.0);
+  EXPECT_TRUE(std::isinf(p99->hi));
+  EXPECT_FALSE(ib::stats::HistogramQuantile({10, 100}, {0, 0, 0}, 50));
+  EXPECT_FALSE(ib::stats::HistogramQuantile({10, 100}, {1, 1}, 50));
+  // Empty leading buckets are skipped even for p0.
+  auto p0 = ib::stats::HistogramQuantile({10, 100}, {0, 4, 0}, 0);
+  ASSERT_TRUE(p0);
+  EXPECT_EQ(p0->lo, 10.0);
+}
+
+}  // namespace histograms
 }  // namespace
 }  // namespace ib::scrape

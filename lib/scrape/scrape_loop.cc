@@ -140,7 +140,12 @@ int ScrapeLoop::Run() {
   // Stopped by ib-run after the load ended: one last sample, so the run's counter deltas (last
   // minus first) include what the server did since the previous slot (the last requests'
   // prompt tokens and prefix hits otherwise fall outside the run when it ends between slots).
-  if (sink_ok && StopSignal::Requested()) sink_ok = ScrapeOnce();
+  // At the end of --duration-s too when the server has latency histograms, so the last sample
+  // with server_histograms holds the whole run.
+  if (sink_ok && (StopSignal::Requested() || !histograms_.empty())) {
+    final_scrape_ = true;
+    sink_ok = ScrapeOnce();
+  }
   if (!sink_ok) {
     std::fprintf(stderr, "ib-scrape: error: cannot write to stdout (reader gone?); stopping\n");
     return exit_code::kFailed;
@@ -257,8 +262,20 @@ bool ScrapeLoop::ScrapeOnce() {
     stats_.counter_resets = builder_.resets();
     if (!Log("warning", "counter reset (server restarted?): " + builder_.last_resets())) return false;
   }
+  histograms_.Update(metrics.histograms);
+  bool send_histograms = false;
+  if (!histograms_.empty()) {
+    auto snapshot = histograms_.Snapshot();
+    const bool changed = !last_histograms_t_s_ || snapshot != last_histograms_;
+    if (changed && (final_scrape_ || !last_histograms_t_s_ || t_s - *last_histograms_t_s_ >= 1.0)) {
+      send_histograms = true;
+      last_histograms_ = snapshot;
+      last_histograms_t_s_ = t_s;
+      sample.server_histograms = std::move(snapshot);
+    }
+  }
   // Downsampling for the browser: rates and totals are computed at full rate either way.
-  if (options_.push_interval_ms > 0 && last_emitted_t_s_ &&
+  if (!send_histograms && options_.push_interval_ms > 0 && last_emitted_t_s_ &&
       (t_s - *last_emitted_t_s_) * 1000 < options_.push_interval_ms - options_.interval_ms / 2.0) {
     return true;
   }

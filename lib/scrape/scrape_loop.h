@@ -16,9 +16,14 @@
 // streak is an `error` event, a still-failing reminder is a `log` warning at most every 10 s,
 // and the first success after it is a `log` saying the server is back and for how long it was
 // gone. Counter deltas continue across the gap (a restarted server is a counter reset).
+// The server's latency histograms (HistogramTracker) ride on a sample as `server_histograms`
+// at most once a second when they changed; when the loop ends (stop or duration) one last
+// scrape (a sample like any other) sends them once more if they changed since, so the run's last sample with them holds
+// the whole run. Such samples are never dropped by --push-interval-ms.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -27,6 +32,7 @@
 #include "lib/prom/text_parser.h"
 #include "lib/scrape/page_metrics.h"
 #include "lib/scrape/sample_builder.h"
+#include "lib/scrape/server_histograms.h"
 
 namespace ib::scrape {
 
@@ -105,6 +111,10 @@ class ScrapeLoop {
   prom::TextParser parser_;
   PageExtractor extractor_;
   SampleBuilder builder_;
+  HistogramTracker histograms_;
+  std::map<std::string, events::ServerHistogram> last_histograms_;  // as last sent
+  std::optional<double> last_histograms_t_s_;
+  bool final_scrape_ = false;  // the closing scrape: histograms go out whenever they changed
   ScrapeStats stats_;
   int64_t origin_ns_ = 0;
   // Failure streak bookkeeping.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 
 namespace ib::stats {
@@ -50,6 +51,29 @@ std::string PercentileKey(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "p%g", p);
   return buf;
+}
+
+std::optional<BucketQuantile> HistogramQuantile(const std::vector<double>& le,
+                                                const std::vector<double>& counts, double p) {
+  if (counts.size() != le.size() + 1) return std::nullopt;
+  double total = 0;
+  for (double c : counts) total += std::max(0.0, c);
+  if (!(total > 0)) return std::nullopt;
+  const double rank = std::clamp(p, 0.0, 100.0) / 100.0 * total;
+  double below = 0;  // observations in the buckets before i
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const double c = std::max(0.0, counts[i]);
+    if (below + c < rank && i + 1 < counts.size()) {
+      below += c;
+      continue;
+    }
+    if (c == 0) continue;  // rank 0: the first bucket that holds anything
+    const double lo = i == 0 ? 0.0 : le[i - 1];
+    if (i == le.size()) return BucketQuantile{lo, lo, std::numeric_limits<double>::infinity()};
+    const double hi = le[i];
+    return BucketQuantile{lo + (hi - lo) * (rank - below) / c, lo, hi};
+  }
+  return std::nullopt;
 }
 
 }  // namespace ib::stats

@@ -36,6 +36,21 @@ struct Distribution {
 std::optional<Distribution> Describe(std::vector<double> values,
                                      const std::vector<double>& percentiles);
 
+// A quantile estimated from histogram buckets (a server's /metrics), as Prometheus'
+// histogram_quantile() does: the rank q * count falls in one bucket, and the value is linearly
+// interpolated between that bucket's bounds (the first bucket's lower bound is 0: latencies are
+// never negative). A rank in the +Inf bucket gives the highest finite bound (and hi = +Inf), so
+// `hi - lo` is the estimate's resolution: the true quantile lies in [lo, hi].
+struct BucketQuantile {
+  double value = 0;
+  double lo = 0;  // the bucket holding the quantile
+  double hi = 0;
+};
+// le: finite upper bounds, ascending; counts: per bucket (not cumulative), le.size() + 1 entries,
+// the last for +Inf. p in [0, 100]. nullopt when there are no observations or sizes disagree.
+std::optional<BucketQuantile> HistogramQuantile(const std::vector<double>& le,
+                                                const std::vector<double>& counts, double p);
+
 // "p50", "p99.9": the key a percentile gets in results files and summaries.
 std::string PercentileKey(double p);
 
