@@ -212,7 +212,7 @@
       this.drawnGpu = n;
     }
 
-    histTraces(key, values, baseValues, unit, intendedValues, intendedName) {
+    histTraces(key, values, baseValues, unit, intendedValues, intendedName, serverHist) {
       const c = themeColors();
       const sets = [values].concat(baseValues ? [baseValues] : [], intendedValues ? [intendedValues] : []);
       const bins = M.binsFor(sets);
@@ -236,6 +236,13 @@
         traces.push({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: c.orange, width: 1.4 },
           x: i.x, y: i.y, name: intendedName, hovertemplate: `%{y${norm ? ':.1f' : ''}}<extra>${intendedName}</extra>` });
       }
+      // The server's own histogram of the same run (its /metrics buckets, spread over these bins).
+      const sv = serverHist ? M.serverOnBins(serverHist, bins, norm) : null;
+      if (sv) {
+        traces.push({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: c.ok, width: 1.6, dash: 'dash' },
+          x: sv.x, y: sv.y, name: 'server (/metrics)', meta: 'server',
+          hovertemplate: `%{y:.1f}${norm ? ' %' : ''}<extra>server (/metrics buckets)</extra>` });
+      }
       return traces;
     }
 
@@ -247,11 +254,12 @@
       const held = field === 'itl' ? run.itlPerToken : run[field + 'Intended'];
       const intended = held && held.length && (field === 'itl' ? held.length !== run.itl.length :
         held.some((v, k) => v - run[field][k] > 0.5)) ? held : null;
+      const server = field === 'ttft' || field === 'e2e' ? run.serverHist[field + '_ms'] : null;
       const traces = this.histTraces(key, run[field], base && base.length ? base : null, unit, intended,
-        field === 'itl' ? 'per token' : 'from intended start');
+        field === 'itl' ? 'per token' : 'from intended start', server);
       const layout = baseLayout(CHARTS.find((c) => c.key === key).title, unit, base ? '% of requests' : 'requests', `${this.prefix}-${run.runId}-${!!base}`);
       layout.barmode = 'overlay';
-      layout.showlegend = !!base || !!intended;
+      layout.showlegend = !!base || !!intended || traces.some((t) => t.meta === 'server');
       layout.yaxis.rangemode = 'tozero';
       this.plot(key, traces, layout);
       this.setEmpty(key, !run[field].length);
@@ -458,6 +466,7 @@
         iteration: 0, iterationTotal: 0, reason: '' },
       now: Date.now(),
       liveSummary: [],
+      liveGaps: [],      // "client sees +38 ms TTFT p50 over the server: ..." (summary.server_vs_client)
       baselineId: '',
       windowS: 10,
       logLevel: 'info',
@@ -465,6 +474,7 @@
       historyId: '',
       historyStatus: '',
       historySummary: [],
+      historyGaps: [],
       compareIds: [],
       compareLoaded: [],
       compareRows: [],
@@ -595,7 +605,10 @@
         for (const e of reqs) if (mine(e)) addLiveRequest(e);
         logPanel.clear();
         for (const e of s.log_tail || []) logPanel.add(e);
-        this.liveSummary = s.last_summary && (!cr || s.last_summary.run_id === cr.run_id) ? M.summaryCards(s.last_summary.data) : [];
+        const lastSummary = s.last_summary && (!cr || s.last_summary.run_id === cr.run_id) ? s.last_summary.data : null;
+        this.liveSummary = lastSummary ? M.summaryCards(lastSummary) : [];
+        this.liveGaps = lastSummary ? M.serverGapLines(lastSummary) : [];
+        if (lastSummary) M.setServerLatency(liveRun, lastSummary.server_latency);
         live.setRun(liveRun);
         this.schedule();
         this.refreshResults();
@@ -617,6 +630,7 @@
         if (cr.run_id !== liveRun.runId) {
           resetLive(cr.run_id);
           this.liveSummary = [];
+          this.liveGaps = [];
           if (live) live.setRun(liveRun);
         }
         const time = (iso) => { const t = iso ? Date.parse(iso) : NaN; return Number.isFinite(t) ? t : null; };
@@ -651,7 +665,11 @@
 
       onSummary(e) {
         if (!this.current(e)) { this.refreshResults(); return; }
-        this.liveSummary = M.summaryCards(M.eventData(e));
+        const d = M.eventData(e);
+        this.liveSummary = M.summaryCards(d);
+        this.liveGaps = M.serverGapLines(d);
+        // The run's final server histograms (the live stream may have thinned its samples).
+        if (M.setServerLatency(liveRun, d.server_latency)) { reqDirty = true; this.schedule(); }
         this.refreshResults();
       },
 
@@ -796,6 +814,7 @@
         this.historyId = id;
         this.historyStatus = 'loading…';
         this.historySummary = [];
+        this.historyGaps = [];
         const timing = { id };
         try {
           let t = performance.now();
@@ -818,6 +837,7 @@
           timing.modelMs = performance.now() - t;
           history.pngName = id;
           this.historySummary = M.summaryCards(f.summary, f.metadata);
+          this.historyGaps = M.serverGapLines(f.summary);
           await this.$nextTick();
           t = performance.now();
           history.firstChartAt = null;

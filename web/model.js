@@ -21,6 +21,9 @@
       ttftIntended: [], e2eIntended: [],
       // Per token: each gap divided by the tokens its event carried (itl_tokens), once per token.
       itlPerToken: [],
+      // The server's own latency histograms over the run ({ttft_ms: {le_ms, counts, metric}, ...}):
+      // from gpu_sample.server_histograms live, from summary.server_latency in a results file.
+      serverHist: {},
       failed: 0, warmup: 0, tMaxS: 0,
     };
   }
@@ -38,7 +41,57 @@
     run.gpu.hit.push(pct(first(d.prefix_cache_hit_rate_frac, d.prefix_cache_hit_rate)));
     run.gpu.gen.push(num(first(d.generation_tokens_per_s, d.generation_throughput)));
     if (t > run.tMaxS) run.tMaxS = t;
+    if (d.server_histograms) setServerLatency(run, d.server_histograms);
     return true;
+  }
+
+  // Keeps the latest server histograms (each carries the whole run's delta). Accepts
+  // gpu_sample.server_histograms or summary.server_latency (same le_ms / counts).
+  function setServerLatency(run, hists) {
+    if (!hists || typeof hists !== 'object') return false;
+    let any = false;
+    for (const [name, h] of Object.entries(hists)) {
+      if (!h || !Array.isArray(h.le_ms) || !Array.isArray(h.counts) || h.counts.length !== h.le_ms.length + 1) continue;
+      run.serverHist[name] = { le_ms: h.le_ms, counts: h.counts, metric: h.metric || '' };
+      any = true;
+    }
+    return any;
+  }
+
+  // The server's bucket counts spread over the chart's bins (uniform inside each bucket, the
+  // first bucket from 0; the +Inf bucket lands in the last bin), so the server's distribution
+  // is drawn on the same axis as the client's. normalize: % of the server's observations.
+  function serverOnBins(h, bins, normalize) {
+    if (!h || !bins) return null;
+    const y = new Array(bins.count).fill(0);
+    let total = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      const c = num(h.counts[i]) || 0;
+      if (c <= 0) continue;
+      total += c;
+      if (i === h.le_ms.length) { y[bins.count - 1] += c; continue; }
+      const lo = i === 0 ? 0 : h.le_ms[i - 1];
+      const hi = h.le_ms[i];
+      for (let k = 0; k < bins.count; k++) {
+        const a = bins.start + k * bins.width;
+        const b = k === bins.count - 1 && bins.clippedAbove != null ? Infinity : a + bins.width;
+        const overlap = Math.min(b, hi) - Math.max(a, lo);
+        if (overlap > 0) y[k] += (c * overlap) / (hi - lo);
+      }
+      // A bucket wholly below the first bin lands in it (as the client's values do).
+      if (hi <= bins.start) y[0] += c;
+    }
+    if (!total) return null;
+    if (normalize) for (let k = 0; k < y.length; k++) y[k] = (y[k] * 100) / total;
+    const x = y.map((_, k) => bins.start + (k + 0.5) * bins.width);
+    return { x, y, width: bins.width, total };
+  }
+
+  // The lines that say where the client's figure is beyond the server's bucket plus margin
+  // (summary.server_vs_client, made by lib/results/server_view): ["client sees +38 ms ...", ...].
+  function serverGapLines(summary) {
+    const list = summary && Array.isArray(summary.server_vs_client) ? summary.server_vs_client : [];
+    return list.filter((c) => c && c.exceeds === true && typeof c.message === 'string').map((c) => c.message);
   }
 
   // request_complete data or a results file's requests[] item. originMs converts wall-clock
@@ -125,6 +178,7 @@
     for (const r of reqs) addRequest(run, r, originMs, null);
     const ts = file.gpu_metrics && Array.isArray(file.gpu_metrics.time_series) ? file.gpu_metrics.time_series : [];
     for (const s of ts) addGpuSample(run, s);
+    if (file.summary) setServerLatency(run, file.summary.server_latency);
     return run;
   }
 
@@ -371,6 +425,14 @@
       const slo = Object.entries(g.slos || {}).map(([k, v]) => `${k.replace(/_ms$/, '').replace('e2e_latency', 'e2e').toUpperCase()} ≤ ${fmtMs(v)}`).join(', ');
       cards.push({ label: 'Goodput', value: `${fmtPct(g.fraction)} good`, detail: `${g.good_requests ?? '—'} req · ${fmtNum(g.requests_per_second, 2)} req/s${slo ? ' · ' + slo : ''}` });
     }
+    // The server's own histograms (docs/metrics.md "Server view"): quantile interpolated in its bucket.
+    const sl = s.server_latency && typeof s.server_latency === 'object' ? s.server_latency : null;
+    for (const [key, label] of [['ttft_ms', 'TTFT (server)'], ['e2e_ms', 'E2E (server)']]) {
+      const b = sl && sl[key];
+      if (!b || !(num(b.count) > 0)) continue;
+      const bucket = Array.isArray(b.p50_bucket_ms) ? ` · p50 in ${fmtNum(b.p50_bucket_ms[0], 0)}–${b.p50_bucket_ms[1] == null ? '∞' : fmtNum(b.p50_bucket_ms[1], 0)} ms` : '';
+      cards.push({ label, value: fmtMs(b.p50), detail: `p90 ${fmtMs(b.p90)} · p99 ${fmtMs(b.p99)}${bucket}` });
+    }
     const gs = s.gpu_summary;
     if (gs && (gs.total_samples ?? 0) > 0) {
       cards.push({ label: 'KV cache', value: `peak ${fmtPct(gs.kv_cache_usage_peak)}`, detail: `mean ${fmtPct(gs.kv_cache_usage_mean)}` });
@@ -431,7 +493,7 @@
   }
 
   const api = {
-    num, newRun, addGpuSample, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
+    num, newRun, addGpuSample, setServerLatency, serverOnBins, serverGapLines, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
     histogram, rollingThroughput, offeredRate, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
     fmtPcts, summaryCards, compareTable, parseResultsText,
     REQUEST_FIELDS, checkSchema,

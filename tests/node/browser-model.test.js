@@ -254,3 +254,33 @@ test('study model: points in offered order, the saturation probe apart, SLO line
   assert.equal(S.answerPoint(sweep), null);
   assert.equal(S.answerText(sweep), 'running: no answer yet');
 });
+
+test('the server\'s histograms are drawn beside the client\'s, and a gap beyond the buckets is said', () => {
+  const run = M.newRun('r');
+  // A gpu_sample carrying the run's delta of the server's TTFT histogram: 2 in (40, 60] ms, 1 over 100.
+  M.addGpuSample(run, { t_s: 1, server_histograms: { ttft_ms: { metric: 'vllm:time_to_first_token_seconds', le_ms: [40, 60, 100], counts: [0, 2, 0, 1], count: 3, sum_ms: 300 } } });
+  assert.deepEqual(run.serverHist.ttft_ms.counts, [0, 2, 0, 1]);
+  const bins = { start: 40, width: 10, count: 4, clippedAbove: 70 };  // 40-50, 50-60, 60-70, ≥70
+  const sv = M.serverOnBins(run.serverHist.ttft_ms, bins, false);
+  assert.deepEqual(sv.y, [1, 1, 0, 1], 'uniform inside (40, 60]; the +Inf bucket lands in the clipped last bin');
+  assert.equal(sv.total, 3);
+  assert.deepEqual(M.serverOnBins(run.serverHist.ttft_ms, bins, true).y.map((v) => Math.round(v)), [33, 33, 0, 33]);
+  // A results file's summary.server_latency feeds the same place.
+  const fromFile = M.runFromResults({ run_id: 'x', requests: [], summary: { server_latency: { e2e_ms: { le_ms: [300], counts: [4, 0], p50: 150 } } } });
+  assert.deepEqual(fromFile.serverHist.e2e_ms.counts, [4, 0]);
+  // The cards and the line come from summary.server_latency / server_vs_client as lib/results wrote them.
+  const summary = {
+    ttft: { p50: 300, p95: 310, p99: 320 },
+    server_latency: { ttft_ms: { count: 3, p50: 50, p90: 58, p99: 100, p50_bucket_ms: [40, 60] } },
+    server_vs_client: [
+      { metric: 'ttft_ms', percentile: 'p50', exceeds: true, message: 'client sees +250 ms TTFT p50 over the server: network, proxy or client' },
+      { metric: 'e2e_ms', percentile: 'p50', exceeds: false, message: 'client and server agree on E2E p50' },
+    ],
+  };
+  const card = M.summaryCards(summary, {}).find((c) => c.label === 'TTFT (server)');
+  assert.equal(card.value, M.fmtMs(50));
+  assert.match(card.detail, /p50 in 40–60 ms/);
+  assert.deepEqual(M.serverGapLines(summary), ['client sees +250 ms TTFT p50 over the server: network, proxy or client']);
+  assert.deepEqual(M.serverGapLines({}), []);
+  assert.ok(!M.summaryCards({ ttft: { p50: 1 } }, {}).some((c) => c.label === 'TTFT (server)'), 'no server histograms: no card');
+});

@@ -127,6 +127,11 @@ test('a real local run started from the page fills the charts and lands in Histo
   assert.ok((await page.evaluate(() => window.ibDash.liveRun().ttft.length)) > 0);
   assert.match(await page.textContent('#log'), /ib-/, 'log lines from the tools');
   await waitFor('the summary', () => /Requests/i.test(document.getElementById('live-summary').innerText) && document.querySelectorAll('#live-summary .stat').length > 3);
+  // The server's own TTFT/E2E histograms (ib-scrape's run delta of ib-sim's /metrics) drawn beside the client's.
+  const serverTrace = (id) => { const gd = document.getElementById(id); const t = gd && gd.data && gd.data.find((x) => x.meta === 'server'); return t ? t.y.reduce((a, v) => a + v, 0) : 0; };
+  await waitFor('the server TTFT distribution drawn', serverTrace, 'live-ttft');
+  await waitFor('the server E2E distribution drawn', serverTrace, 'live-e2e');
+  assert.match(await page.textContent('#live-summary'), /TTFT \(server\)/);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'run-real.png'), fullPage: true });
   await waitFor('the run in Past runs', () => /sim-smoke/.test(document.getElementById('past-runs').textContent));
@@ -134,6 +139,7 @@ test('a real local run started from the page fills the charts and lands in Histo
   await waitFor('its History charts', () => /requests/.test(document.getElementById('history-status').textContent));
   const segs = await page.evaluate(() => document.getElementById('history-timeline').data.reduce((a, t) => a + t.x.filter((v) => v !== null).length / 2, 0));
   assert.equal(segs, total);
+  await waitFor('the server TTFT distribution in History', serverTrace, 'history-ttft');
   // Leave the page first: a page still connected while ib-dash stops logs refused reconnects.
   await page.goto('about:blank');
   await dash.stop();
