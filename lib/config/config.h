@@ -185,10 +185,15 @@ struct ExperimentConfig {
       struct Probe {
         std::optional<double> duration_s;
         std::optional<int64_t> count;
+        std::optional<int64_t> repeats;  // default: workload.repeats
       } probe;
+      // Stop a probe once its verdict is certainly a fail (docs/config.md "Capacity search").
+      bool early_stop = true;
       bool fresh_prompts = true;  // each probe draws its own prompts (no warm prefix cache)
     };
     std::optional<Search> search;
+    // Runs per iteration (docs/config.md "Repeats"); a search's probes take probe.repeats.
+    int64_t repeats = 1;
   } workload;
 
   struct Metrics {

@@ -13,8 +13,8 @@ namespace ib::config::internal {
 namespace {
 
 const std::vector<std::string> kSearchKeys = {"over", "slo", "min", "max", "precision_pct",
-                                              "max_probes", "probe", "fresh_prompts"};
-const std::vector<std::string> kProbeKeys = {"duration_s", "count"};
+                                              "max_probes", "probe", "fresh_prompts", "early_stop"};
+const std::vector<std::string> kProbeKeys = {"duration_s", "count", "repeats"};
 // The workload type each searchable field belongs to.
 const std::vector<std::pair<std::string, std::string>> kSearchable = {{"request_rate", "rate"},
                                                                       {"concurrency", "concurrent"}};
@@ -133,11 +133,16 @@ void ReadSearch(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
     if (s.probe.count && *s.probe.count < 1) {
       r.Error(probe->Get("count"), "", "workload.search.probe.count must be >= 1, got " + std::to_string(*s.probe.count));
     }
+    s.probe.repeats = r.Int(probe->Get("repeats"), "workload.search.probe.repeats");
+    if (s.probe.repeats && *s.probe.repeats < 1) {
+      r.Error(probe->Get("repeats"), "", "workload.search.probe.repeats must be >= 1, got " + std::to_string(*s.probe.repeats));
+    }
     if (s.probe.duration_s && s.probe.count) {
       r.Error(probe, "", "workload.search.probe takes duration_s or count, not both");
     }
   }
   if (auto v = r.Bool(node->Get("fresh_prompts"), "workload.search.fresh_prompts")) s.fresh_prompts = *v;
+  if (auto v = r.Bool(node->Get("early_stop"), "workload.search.early_stop")) s.early_stop = *v;
   if (!w.sweep.empty()) {
     r.Error(node, "", "workload.search and workload.sweep cannot be used together: a search chooses its own values");
   }

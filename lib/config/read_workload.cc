@@ -11,7 +11,7 @@ const std::vector<std::string> kWorkloadKeys = {
     "type", "requests", "parameters", "batch_size", "concurrency", "request_rate", "arrival",
     "burstiness", "seed", "duration_s", "warmup_requests", "timeout_s", "idle_timeout_s",
     "conversation", "sweep", "search",
-    "trace", "rate_ramp", "concurrency_ramp", "endpoint", "workers"};
+    "trace", "rate_ramp", "concurrency_ramp", "endpoint", "workers", "repeats"};
 const std::vector<std::string> kRequestKeys = {"source", "count", "synthetic", "format", "output_len_from_dataset",
                                                "max_prompt_tokens", "max_total_tokens"};
 const std::vector<std::string> kSyntheticKeys = {"input_tokens", "output_tokens", "seed", "shared_prefix"};
@@ -83,6 +83,10 @@ void ReadWorkload(const Node& root, ExperimentConfig& c, Reader& r) {
     w.duration_s = r.Number(wl->Get("duration_s"), "workload.duration_s");
     if (w.duration_s && *w.duration_s <= 0) {
       r.Error(wl->Get("duration_s"), "", "workload.duration_s must be > 0, got " + FormatNumber(*w.duration_s));
+    }
+    if (auto v = r.Int(wl->Get("repeats"), "workload.repeats")) {
+      w.repeats = *v;
+      if (*v < 1) r.Error(wl->Get("repeats"), "", "workload.repeats must be >= 1, got " + std::to_string(*v));
     }
     if (auto v = r.Int(wl->Get("warmup_requests"), "workload.warmup_requests")) {
       w.warmup_requests = *v;

@@ -71,6 +71,9 @@ json ToJson(const ExperimentConfig& c) {
               {"max_probes", s.max_probes},
               {"probe", {{"duration_s", OptJson(s.probe.duration_s)}, {"count", OptJson(s.probe.count)}}},
               {"fresh_prompts", s.fresh_prompts}};
+    // Only when set: configs without them keep their JSON (and the golden streams) unchanged.
+    if (s.probe.repeats) search["probe"]["repeats"] = *s.probe.repeats;
+    if (!s.early_stop) search["early_stop"] = false;
   }
   const auto& i = c.infrastructure;
   json infra = {{"provider", i.provider},
@@ -150,6 +153,7 @@ json ToJson(const ExperimentConfig& c) {
     out["workload"]["requests"]["max_total_tokens"] = w.requests.max_total_tokens;
   }
   if (w.workers) out["workload"]["workers"] = *w.workers == 0 ? json("auto") : json(*w.workers);
+  if (w.repeats != 1) out["workload"]["repeats"] = w.repeats;
   return out;
 }
 

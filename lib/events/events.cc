@@ -13,11 +13,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<const char*, 11> kPhases = {
+constexpr std::array<const char*, 12> kPhases = {
     phase::kProvisioning,  phase::kProvisioningDone, phase::kProvisioningSkipped,
     phase::kModelLoading,  phase::kModelLoadingDone, phase::kExecution,
     phase::kSweepIteration, phase::kIterationDone,   phase::kCleanup,
-    phase::kDone,          phase::kFailed};
+    phase::kDone,          phase::kFailed,          phase::kEarlyStop};
 
 // Field readers that record the first problem they meet in *error and keep going, so one
 // function can validate a whole event.

@@ -42,6 +42,8 @@ inline constexpr const char* kModelLoadingDone = "model_loading_done";
 inline constexpr const char* kExecution = "execution";
 inline constexpr const char* kSweepIteration = "sweep_iteration";
 inline constexpr const char* kIterationDone = "iteration_done";
+// ib-run stopped a search probe early (data.early_stop: docs/results-format.md metadata).
+inline constexpr const char* kEarlyStop = "early_stop";
 inline constexpr const char* kCleanup = "cleanup";
 inline constexpr const char* kDone = "done";
 inline constexpr const char* kFailed = "failed";

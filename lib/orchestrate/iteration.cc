@@ -89,6 +89,7 @@ IterationResult RunIteration(Supervisor& sup, LineSink& sink, const IterationPla
   if (!load_over()) {
     // Stop requested: ib-load cancels its in-flight requests on SIGTERM and reports them.
     result.interrupted = true;
+    if (plan.before_stop) plan.before_stop();
     sup.Signal(load_id, SIGTERM);
     if (!sup.PumpUntil(load_over, plan.stop_grace_ms, plan.hurry)) {
       sup.Signal(load_id, SIGKILL);

@@ -27,6 +27,9 @@ struct IterationPlan {
   int exit_wait_ms = 10000;  // how long ib-load may linger after iteration_done
   int first_sample_wait_ms = 3000;  // ib-load starts after ib-scrape's first sample, or this long
   bool capture_stderr = true;
+  // Called once, right before ib-load is stopped because stop_requested() turned true (not
+  // when the workload had already ended): ib-run's early stop writes its phase here.
+  std::function<void()> before_stop;
   std::function<bool()> hurry;  // true: skip grace periods (a second Ctrl-C)  // children's stderr lines become `log` events in the stream
 };
 

@@ -6,12 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -21,6 +24,7 @@
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
 #include "lib/http/http.h"
+#include "lib/orchestrate/early_stop.h"
 #include "lib/orchestrate/iteration.h"
 #include "lib/orchestrate/output.h"
 #include "lib/orchestrate/progress.h"
@@ -32,6 +36,7 @@
 #include "lib/pricing/estimate.h"
 #include "lib/pricing/pricing.h"
 #include "lib/proc/proc.h"
+#include "lib/results/repeats.h"
 #include "lib/results/store.h"
 #include "lib/results/study.h"
 #include "lib/runid/runid.h"
@@ -112,12 +117,25 @@ class RunSession {
   bool RunSearch();
   // One iteration on the running server: its sweep_iteration phase, ib-scrape + ib-load, and
   // its summary. probe: ib-load's --probe argument ("" for a sweep iteration).
+  // early: watch the run's finished requests and stop it once it can no longer pass.
   IterationResult RunOne(const config::Iteration& it, const std::string& run_id, bool resumed,
-                         const std::string& only, const std::string& probe);
+                         const std::string& only, const std::string& probe,
+                         EarlyStop* early = nullptr);
+  // --resume STUDY_ID: the study's finished runs become prior_ (replayed, not run again).
+  std::optional<std::string> ResumeStudy(const std::string& path);
+  // The next prior run when it is (index, repeat), moved into the study; false when there is
+  // none left. A mismatch sets failure_.
+  bool ReplayPrior(int index, int repeat, bool* mismatch);
+  nlohmann::json SummaryFor(const std::string& run_id) const;
+  std::string RunIdFor(const std::string& name) const { return runid::Make(name, id_time_, id_seq_); }
+  std::string RepeatName(const std::string& name, int k) const {
+    return repeats_ > 1 ? name + "-rep" + std::to_string(k) : name;
+  }
   // Before every iteration but the first: a cold cache when asked (restart ib-sim or flush).
   bool BetweenIterations(const std::string& run_id, bool fresh_server, bool flush_cache);
   // Study file (sweeps and searches): the iteration joins it and the file is rewritten.
-  void RecordStudy(results::StudyIteration it);
+  // (nullopt: the entries were pushed already; rewrite the file.)
+  void RecordStudy(std::optional<results::StudyIteration> it);
   void WriteStudy(const std::string& status);
   std::string PromptsNote() const;
   void Cleanup();
@@ -150,6 +168,19 @@ class RunSession {
   std::vector<results::StudyIteration> study_iterations_;  // in the order run
   nlohmann::json study_answer_ = nullptr;
   bool with_study_ = false;
+  int repeats_ = 1;
+  // --resume STUDY_ID
+  bool resuming_study_ = false;
+  int resumes_ = 0;
+  std::vector<results::StudyIteration> prior_;  // finished runs of the study, in order
+  std::size_t prior_next_ = 0;
+  std::map<std::string, nlohmann::json> prior_summaries_;
+  // Early stop: the observer (ib-aggregate's output thread) feeds the watched run's requests.
+  std::mutex early_mu_;
+  EarlyStop* early_ = nullptr;
+  std::string early_run_;
+  std::atomic<bool> early_hit_{false};
+  bool early_emitted_ = false;  // the probe was really stopped (its phase written)
   std::string failure_;
   int failure_exit_ = exit_code::kFailed;  // kUsage when the failure is the config's
   std::string provision_error_;            // ib-provision's last error line
@@ -246,6 +277,78 @@ Resume ResumePoint(const std::string& run_id, const std::string& output_dir,
   return r;
 }
 
+nlohmann::json RunSession::SummaryFor(const std::string& run_id) const {
+  nlohmann::json s = tracker_.SummaryOf(run_id);
+  if (!s.is_null()) return s;
+  auto it = prior_summaries_.find(run_id);
+  return it == prior_summaries_.end() ? nlohmann::json(nullptr) : it->second;
+}
+
+std::optional<std::string> RunSession::ResumeStudy(const std::string& path) {
+  std::string error;
+  auto study = results::ReadStudy(path, &error);
+  if (!study) return "--resume: " + error;
+  std::string id = study->value("study_id", "");
+  std::string status = study->value("status", "");
+  if (status == "completed") return "--resume: study " + id + " is completed: nothing to resume";
+  if (status != "partial" && status != "failed") {
+    return "--resume: study " + id + " is " + (status.empty() ? "of unknown status" : status) +
+           "; only a partial (interrupted) or failed study can be resumed";
+  }
+  if ((*study)["config"] != config::ToJson(config_)) {
+    return "--resume: " + o_.config_path + " is not the config study " + id +
+           " ran (its \"config\" differs); resume with the same config";
+  }
+  // The finished runs, in order, up to the first unfinished one: those keep their results.
+  for (const auto& e : study->value("iterations", nlohmann::json::array())) {
+    bool early = e.value("early_stop", false);
+    if (e.value("status", "") != "completed" && !early) break;
+    results::StudyIteration si;
+    si.index = e.value("index", 0);
+    si.run_id = e.value("run_id", "");
+    si.name = e.value("name", "");
+    si.params = e.value("params", nlohmann::json::object());
+    si.value = results::NumberOr(e, "value", 0);
+    si.status = e.value("status", "");
+    si.result_path = e.value("result_path", "");
+    si.probe = e.value("probe", "");
+    if (e.contains("passed") && e["passed"].is_boolean()) si.passed = e["passed"].get<bool>();
+    si.verdict = e.value("verdict", "");
+    si.repeat = e.value("repeat", 0);
+    si.early_stop = early;
+    std::ifstream in(si.result_path.empty() ? output_dir_ + "/" + si.run_id + ".json" : si.result_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
+    if (!in || doc.is_discarded() || !doc.is_object() || !doc["summary"].is_object()) break;  // run it again
+    nlohmann::json summary = doc["summary"];
+    summary["status"] = doc.value("status", "");
+    summary["result_path"] = si.result_path;
+    prior_summaries_[si.run_id] = std::move(summary);
+    prior_.push_back(std::move(si));
+  }
+  base_id_ = id;
+  resuming_study_ = true;
+  resumes_ = study->value("resumes", 0) + 1;
+  return std::nullopt;
+}
+
+bool RunSession::ReplayPrior(int index, int repeat, bool* mismatch) {
+  *mismatch = false;
+  if (prior_next_ >= prior_.size()) return false;
+  const auto& p = prior_[prior_next_];
+  if (p.index != index || p.repeat != repeat) {
+    *mismatch = true;
+    failure_ = "--resume: run " + std::to_string(prior_next_ + 1) + " of study " + base_id_ + " (" + p.run_id +
+               ") is not the run this config makes next (iteration " + std::to_string(index) + ")";
+    failure_exit_ = exit_code::kUsage;
+    return false;
+  }
+  study_iterations_.push_back(p);
+  ++prior_next_;
+  return true;
+}
+
 std::optional<std::string> RunSession::Setup() {
   output_dir_ = o_.output_dir.empty() ? config_.metrics.output_dir : o_.output_dir;
   std::error_code ec;
@@ -253,11 +356,20 @@ std::optional<std::string> RunSession::Setup() {
   if (ec) return "cannot create output directory " + output_dir_ + ": " + ec.message();
   // A search's probes are chosen as it goes; a sweep's iterations are known now.
   if (!config_.workload.search) iterations_ = config::ExpandSweep(config_);
-  with_study_ = config_.workload.search.has_value() || iterations_.size() > 1;
-  if (config_.workload.search && !o_.resume_run_id.empty()) {
-    return std::string("--resume: a search cannot be resumed yet; run it again");
-  }
-  if (!o_.resume_run_id.empty()) {
+  repeats_ = static_cast<int>(config_.workload.search
+                                  ? config_.workload.search->probe.repeats.value_or(config_.workload.repeats)
+                                  : config_.workload.repeats);
+  with_study_ = config_.workload.search.has_value() || iterations_.size() > 1 || repeats_ > 1;
+  std::string study_path = o_.resume_run_id.empty() ? "" : results::StudyPath(output_dir_, o_.resume_run_id);
+  if (!study_path.empty()) {
+    if (auto error = ResumeStudy(study_path)) return error;
+  } else if (!o_.resume_run_id.empty() && config_.workload.search) {
+    return "--resume: " + o_.resume_run_id + " is not a study in " + output_dir_ +
+           " (a search resumes by its study id: --resume STUDY_ID)";
+  } else if (!o_.resume_run_id.empty() && repeats_ > 1) {
+    return "--resume: " + o_.resume_run_id + " is not a study in " + output_dir_ +
+           " (with repeats, resume the study: --resume STUDY_ID)";
+  } else if (!o_.resume_run_id.empty()) {
     auto first = ResumePoint(o_.resume_run_id, output_dir_, iterations_);
     if (!first.ok) return first.error;
     first_iteration_ = first.index;
@@ -268,6 +380,14 @@ std::optional<std::string> RunSession::Setup() {
   std::string error;
   if (!out_.Open(&error)) return error;
   out_.Observe([this](std::string_view line) { tracker_.Observe(line); });
+  out_.Observe([this](std::string_view line) {
+    if (early_hit_ || line.find("request_complete") == std::string_view::npos) return;
+    std::lock_guard<std::mutex> lock(early_mu_);
+    if (early_ == nullptr) return;
+    auto parsed = ev::ParseEvent(line);
+    const auto* r = parsed.event ? std::get_if<ev::RequestComplete>(&*parsed.event) : nullptr;
+    if (r != nullptr && r->run_id == early_run_ && early_->Add(*r)) early_hit_ = true;
+  });
   if (o_.progress) {
     progress_ = std::make_unique<Progress>(o_.err_fd);
     out_.Observe([this](std::string_view line) { progress_->Observe(line); });
@@ -283,14 +403,15 @@ void RunSession::ChooseRunIds() {
   int64_t now = static_cast<int64_t>(::time(nullptr));
   // A second run of the same name in the same second gets -2, -3...: results never collide.
   for (int n = 1;; ++n) {
-    base_id_ = runid::Make(config_.name, now, n);
-    run_ids_.clear();
+    // A resumed study keeps its id; its new runs get this run's stamp.
+    if (!resuming_study_) base_id_ = runid::Make(config_.name, now, n);
     bool taken = false;
     for (const auto& it : iterations_) {
-      run_ids_.push_back(runid::Make(it.name, now, n));
-      taken = taken || fs::exists(output_dir_ + "/" + run_ids_.back() + ".json");
+      for (int k = 1; k <= repeats_; ++k) {
+        taken = taken || fs::exists(output_dir_ + "/" + runid::Make(RepeatName(it.name, k), now, n) + ".json");
+      }
     }
-    taken = taken || fs::exists(output_dir_ + "/" + base_id_ + ".study.json");
+    if (!resuming_study_) taken = taken || fs::exists(output_dir_ + "/" + base_id_ + ".study.json");
     id_time_ = now;
     id_seq_ = n;
     if (!taken) return;
@@ -605,7 +726,7 @@ bool RunSession::BetweenIterations(const std::string& run_id, bool fresh_server,
 }
 
 IterationResult RunSession::RunOne(const config::Iteration& it, const std::string& run_id, bool resumed,
-                                   const std::string& only, const std::string& probe) {
+                                   const std::string& only, const std::string& probe, EarlyStop* early) {
   nlohmann::json data = {{"iteration", it.index}, {"total", it.total}, {"params", it.params},
                          {"name", it.name}, {"provider", server_.provider}};
   if (server_.provider != "external") {
@@ -640,7 +761,50 @@ IterationResult RunSession::RunOne(const config::Iteration& it, const std::strin
       plan.scrape = s;
     }
   }
-  IterationResult r = RunIteration(sup_, agg_, plan, Stopping);
+  std::function<bool()> stop = Stopping;
+  if (early != nullptr) {
+    {
+      std::lock_guard<std::mutex> lock(early_mu_);
+      early_ = early;
+      early_run_ = run_id;
+      early_hit_ = false;
+      early_emitted_ = false;
+    }
+    auto started = Clock::now();
+    // Right before ib-load is stopped: the phase goes into the stream first, so ib-aggregate
+    // has it when it finalizes the run (never after the run ended on its own).
+    plan.before_stop = [this, early, started, run_id] {
+      if (!early_hit_ || Stopping()) return;
+      nlohmann::json finding;
+      {
+        std::lock_guard<std::mutex> lock(early_mu_);
+        finding = early->Finding();
+      }
+      finding["at_s"] = SecondsSince(started);
+      std::string why = finding["reason"] == "failures"
+                            ? std::to_string(finding["failed"].get<int64_t>()) + " failed requests"
+                            : std::to_string(finding["over_bound"].get<int64_t>()) + " requests over " +
+                                  finding["metric"].get<std::string>() + " " + Short(finding["bound_ms"].get<double>()) +
+                                  " ms, enough to fail its " + finding["percentile"].get<std::string>();
+      Log("info", "stopping " + run_id + " early: it can no longer pass (" + why + " of " +
+                      std::to_string(finding["planned"].get<int64_t>()) + " planned, after " +
+                      std::to_string(finding["completed"].get<int64_t>()) + " finished)",
+          run_id);
+      EmitPhase(run_id, ev::phase::kEarlyStop, {{"early_stop", finding}});
+      early_emitted_ = true;
+    };
+    stop = [this] { return Stopping() || early_hit_.load(); };
+  }
+  IterationResult r = RunIteration(sup_, agg_, plan, stop);
+  if (early != nullptr) {
+    std::lock_guard<std::mutex> lock(early_mu_);
+    early_ = nullptr;
+    early_run_.clear();
+    // Stopped early, not interrupted: the search goes on. (The hit may also come after the
+    // workload ended on its own: then nothing was stopped.)
+    if (early_hit_ && !Stopping()) r.interrupted = false;
+    if (!early_emitted_) early_hit_ = false;
+  }
   if (r.iteration_done && !WaitForSummary(run_id)) {
     Log("warning", "no summary from ib-aggregate for " + run_id, run_id);
   }
@@ -656,30 +820,41 @@ bool RunSession::RunIterations() {
     Log("info", "resuming " + o_.resume_run_id + ": iterations 1.." +
                     std::to_string(first_iteration_) + " keep their results");
   }
+  if (resuming_study_) {
+    Log("info", "resuming study " + base_id_ + ": " + std::to_string(prior_.size()) +
+                    " finished runs keep their results");
+  }
   int executed = 0;
   for (std::size_t i = first_iteration_; i < iterations_.size(); ++i) {
-    if (Stopping()) return false;
     const auto& it = iterations_[i];
-    const std::string& run_id = run_ids_[i];
-    bool resumed = !o_.resume_run_id.empty() && i == first_iteration_;
-    std::string only;
-    if (resumed && !ResumePlan(it, run_id, &only)) continue;
-    // Between the iterations this run executes (the first one meets a fresh server).
-    if (executed++ > 0 && !BetweenIterations(run_id, o_.fresh_server, o_.flush_cache)) return false;
-    IterationResult r = RunOne(it, run_id, resumed, only, "");
-    results::StudyIteration si;
-    si.index = it.index;
-    si.run_id = run_id;
-    si.name = it.name;
-    si.params = it.params;
-    const auto& axes = config_.workload.sweep;
-    if (!axes.empty() && it.params.contains(axes.front().first)) si.value = it.params[axes.front().first].get<double>();
-    si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
-    RecordStudy(si);
-    if (r.interrupted) return false;
-    if (!r.error.empty()) {
-      failure_ = "iteration " + std::to_string(it.index) + " (" + run_id + "): " + r.error;
-      return false;
+    for (int k = 1; k <= repeats_; ++k) {
+      if (Stopping()) return false;
+      int repeat = repeats_ > 1 ? k : 0;
+      bool mismatch = false;
+      if (ReplayPrior(it.index, repeat, &mismatch)) continue;
+      if (mismatch) return false;
+      const std::string run_id = RunIdFor(RepeatName(it.name, k));
+      bool resumed = !o_.resume_run_id.empty() && !resuming_study_ && i == first_iteration_;
+      std::string only;
+      if (resumed && !ResumePlan(it, run_id, &only)) continue;
+      // Between the runs this ib-run executes (the first one meets a fresh server).
+      if (executed++ > 0 && !BetweenIterations(run_id, o_.fresh_server, o_.flush_cache)) return false;
+      IterationResult r = RunOne(it, run_id, resumed, only, "");
+      results::StudyIteration si;
+      si.index = it.index;
+      si.run_id = run_id;
+      si.name = RepeatName(it.name, k);
+      si.params = it.params;
+      si.repeat = repeat;
+      const auto& axes = config_.workload.sweep;
+      if (!axes.empty() && it.params.contains(axes.front().first)) si.value = it.params[axes.front().first].get<double>();
+      si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
+      RecordStudy(si);
+      if (r.interrupted) return false;
+      if (!r.error.empty()) {
+        failure_ = "iteration " + std::to_string(it.index) + " (" + run_id + "): " + r.error;
+        return false;
+      }
     }
   }
   return true;
@@ -706,51 +881,125 @@ bool RunSession::RunSearch() {
   std::string passing_run, failing_run;
   nlohmann::json passing_point = nullptr;
   int index = 0;
+  int executed = 0;
+  if (resuming_study_) {
+    Log("info", "resuming study " + base_id_ + ": replaying its " + std::to_string(prior_.size()) +
+                    " finished probe runs through the search plan");
+  }
   while (auto probe = plan.Next()) {
     if (Stopping()) return false;
     ++index;
     config::Iteration it = config::ProbeIteration(config_, index, probe->value);
-    std::string run_id = runid::Make(it.name, id_time_, id_seq_);
-    if (index > 1 && !BetweenIterations(run_id, search.fresh_prompts, search.fresh_prompts)) return false;
     char arg[64];
     std::snprintf(arg, sizeof arg, "%d:%.17g", index, probe->value);
-    IterationResult r = RunOne(it, run_id, false, "", arg);
-    nlohmann::json summary = tracker_.SummaryOf(run_id);
+    // The probe's repeats (one without repeats); the verdict is the mean summary's.
+    std::vector<nlohmann::json> summaries;
+    std::vector<results::StudyIteration> runs;
+    std::size_t first_entry = study_iterations_.size();
+    bool interrupted = false, stopped_early = false;
+    std::string error;
+    for (int k = 1; k <= repeats_ && !stopped_early; ++k) {
+      if (Stopping()) return false;
+      int repeat = repeats_ > 1 ? k : 0;
+      bool mismatch = false;
+      if (ReplayPrior(index, repeat, &mismatch)) {
+        const auto& p = study_iterations_.back();
+        if (p.value != probe->value) {
+          failure_ = "--resume: probe " + std::to_string(index) + " of study " + base_id_ + " ran at " + Value(p.value) +
+                     ", the search plan now asks for " + Value(probe->value);
+          failure_exit_ = exit_code::kUsage;
+          return false;
+        }
+        stopped_early = p.early_stop;
+        summaries.push_back(SummaryFor(p.run_id));
+        runs.push_back(p);
+        continue;
+      }
+      if (mismatch) return false;
+      std::string name = RepeatName(it.name, k);
+      std::string run_id = RunIdFor(name);
+      // Between the runs this ib-run executes (the first one meets a fresh server).
+      if (executed++ > 0 && !BetweenIterations(run_id, search.fresh_prompts, search.fresh_prompts)) return false;
+      // Early stop needs the probe's planned request count: its count, or rate x duration.
+      std::optional<EarlyStop> early;
+      if (search.early_stop && probe->kind != Probe::kSaturation) {
+        const auto& w = it.config.workload;
+        int64_t planned = !w.duration_s ? it.config.TotalRequests()
+                          : search.over == "request_rate" ? static_cast<int64_t>(probe->value * *w.duration_s)
+                                                          : 0;
+        if (w.type != "multi_turn") early.emplace(search, planned);
+      }
+      IterationResult r = RunOne(it, run_id, false, "", arg, early ? &*early : nullptr);
+      results::StudyIteration si;
+      si.index = index;
+      si.run_id = run_id;
+      si.name = name;
+      si.params = it.params;
+      si.value = probe->value;
+      si.repeat = repeat;
+      si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
+      si.probe = Probe::KindName(probe->kind);
+      if (early && early_emitted_ && !r.interrupted) {
+        stopped_early = true;
+        si.early_stop = true;
+      }
+      study_iterations_.push_back(si);
+      runs.push_back(si);
+      summaries.push_back(tracker_.SummaryOf(run_id));
+      if (r.interrupted) {
+        interrupted = true;
+        break;
+      }
+      if (!r.error.empty()) {
+        error = r.error;
+        break;
+      }
+    }
+    std::vector<nlohmann::json> have;
+    for (const auto& s : summaries) {
+      if (s.is_object()) have.push_back(s);
+    }
+    nlohmann::json summary = have.empty() ? nlohmann::json(nullptr) : results::MeanOf(have, nullptr);
     Verdict verdict = summary.is_null() ? Verdict{false, false, "no summary", "no summary"} : Judge(search, summary);
-    results::StudyIteration si;
-    si.index = index;
-    si.run_id = run_id;
-    si.name = it.name;
-    si.params = it.params;
-    si.value = probe->value;
-    si.status = r.interrupted ? "interrupted" : r.error.empty() ? "completed" : "failed";
-    si.probe = Probe::KindName(probe->kind);
+    if (stopped_early) {
+      verdict.passed = false;
+      verdict.detail = "stopped early: " + verdict.detail;
+    }
     std::string line = "probe " + std::to_string(index) + "/≤" + std::to_string(search.max_probes) + ": ";
+    std::string kind_verdict;
+    std::optional<bool> passed;
     if (probe->kind == Probe::kSaturation) {
       double rps = results::NumberOr(summary, "requests_per_second", 0);
-      if (!r.interrupted) plan.RecordSaturation(rps);
-      si.verdict = "saturation: " + Value(rps) + " req/s completed";
+      if (!interrupted) plan.RecordSaturation(rps);
+      kind_verdict = "saturation: " + Value(rps) + " req/s completed";
       line += "saturation (all requests at once) → " + Value(rps) + " req/s completed";
     } else {
-      if (!r.interrupted) plan.Record(*probe, verdict);
-      si.passed = verdict.passed;
-      si.verdict = verdict.detail;
+      if (!interrupted) plan.Record(*probe, verdict);
+      passed = verdict.passed;
+      kind_verdict = verdict.detail;
       if (verdict.passed && plan.passing() == probe->value) {
-        passing_run = run_id;
-        passing_point = results::Study::CurvePoint(si, summary);
+        passing_run = runs.front().run_id;
+        passing_point = repeats_ > 1 ? results::Study::RepeatsPoint(runs, summaries)
+                                     : results::Study::CurvePoint(runs.front(), summaries.front());
       }
-      if (!verdict.passed && plan.failing() == probe->value) failing_run = run_id;
+      if (!verdict.passed && plan.failing() == probe->value) failing_run = runs.front().run_id;
       line += Value(probe->value) + unit + " → " + verdict.detail;
     }
+    if (repeats_ > 1) line += " (mean of " + std::to_string(have.size()) + " repeats)";
     if (plan.passing() && plan.failing()) {
       line += "  bracket " + Value(*plan.passing()) + "–" + Value(*plan.failing());
     }
-    RecordStudy(si);
-    if (r.interrupted) return false;
-    Log("info", line, run_id);
+    // Every run of the probe carries the probe's verdict.
+    for (std::size_t e = first_entry; e < study_iterations_.size(); ++e) {
+      study_iterations_[e].verdict = kind_verdict;
+      study_iterations_[e].passed = passed;
+    }
+    RecordStudy(std::nullopt);
+    if (interrupted) return false;
+    Log("info", line, runs.back().run_id);
     if (progress_) progress_->Line(line);
-    if (!r.error.empty() && !verdict.all_failed) {
-      failure_ = "probe " + std::to_string(index) + " (" + run_id + "): " + r.error;
+    if (!error.empty() && !verdict.all_failed) {
+      failure_ = "probe " + std::to_string(index) + " (" + runs.back().run_id + "): " + error;
       return false;
     }
   }
@@ -807,9 +1056,9 @@ std::string RunSession::PromptsNote() const {
   return "iterations share one server whose prefix cache stays warm";
 }
 
-void RunSession::RecordStudy(results::StudyIteration it) {
+void RunSession::RecordStudy(std::optional<results::StudyIteration> it) {
   if (!with_study_) return;
-  study_iterations_.push_back(std::move(it));
+  if (it) study_iterations_.push_back(std::move(*it));
   WriteStudy("running");
 }
 
@@ -817,7 +1066,7 @@ void RunSession::WriteStudy(const std::string& status) {
   if (!with_study_) return;
   results::Study study(base_id_, config_.workload.search ? "search" : "sweep", config_);
   for (auto it : study_iterations_) {
-    nlohmann::json summary = tracker_.SummaryOf(it.run_id);
+    nlohmann::json summary = SummaryFor(it.run_id);
     if (summary.is_object()) {
       if (summary.contains("status") && summary["status"].is_string()) it.status = summary["status"].get<std::string>();
       if (summary.contains("result_path") && summary["result_path"].is_string()) it.result_path = summary["result_path"].get<std::string>();
@@ -849,6 +1098,7 @@ void RunSession::WriteStudy(const std::string& status) {
   }
   study.SetCost(hourly, hourly > 0 ? source : "", SecondsSince(start_));
   study.SetStatus(status);
+  study.SetResumes(resumes_);
   std::string error;
   if (!study.Write(output_dir_, &error)) Log("warning", "study file: " + error);
 }

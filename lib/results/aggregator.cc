@@ -55,19 +55,6 @@ json Block(std::vector<double> values, const std::vector<double>& percentiles) {
   return b;
 }
 
-// A request's own value of an SLO metric (lib/stats/slo_metrics.h), by its summary block.
-std::optional<double> PerRequestValue(const events::RequestComplete& r, const stats::SloMetric& m) {
-  auto plus_queue = [&](const std::optional<double>& v) -> std::optional<double> {
-    if (!v || !r.client_queue_ms) return std::nullopt;
-    return *v + *r.client_queue_ms;
-  };
-  if (m.summary_block == "ttft") return r.ttft_ms;
-  if (m.summary_block == "ttft_intended") return plus_queue(r.ttft_ms);
-  if (m.summary_block == "tpot") return r.tpot_ms;
-  if (m.summary_block == "e2e_latency") return r.e2e_latency_ms;
-  if (m.summary_block == "e2e_intended") return plus_queue(r.e2e_latency_ms);
-  return std::nullopt;
-}
 
 
 using SampleField = std::optional<double> events::GpuSample::*;
@@ -185,6 +172,20 @@ bool IsNormalEndReason(const std::string& reason) {
 }
 
 }  // namespace
+
+// A request's own value of an SLO metric (lib/stats/slo_metrics.h), by its summary block.
+std::optional<double> PerRequestValue(const events::RequestComplete& r, const stats::SloMetric& m) {
+  auto plus_queue = [&](const std::optional<double>& v) -> std::optional<double> {
+    if (!v || !r.client_queue_ms) return std::nullopt;
+    return *v + *r.client_queue_ms;
+  };
+  if (m.summary_block == "ttft") return r.ttft_ms;
+  if (m.summary_block == "ttft_intended") return plus_queue(r.ttft_ms);
+  if (m.summary_block == "tpot") return r.tpot_ms;
+  if (m.summary_block == "e2e_latency") return r.e2e_latency_ms;
+  if (m.summary_block == "e2e_intended") return plus_queue(r.e2e_latency_ms);
+  return std::nullopt;
+}
 
 Slos SlosFrom(const json& metrics, const Slos& fallback) {
   const json& goodput = At(metrics, "goodput");
@@ -482,6 +483,8 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     if (const json& b = At(At(end_, "client"), "bottleneck_shards"); b.is_array()) s["bottleneck"] = b;
     m["shards"] = std::move(s);
   }
+  // Only in a search probe ib-run stopped early (phase early_stop, docs/results-format.md).
+  if (json early = pick("early_stop"); !early.is_null()) m["early_stop"] = early;
   run.metadata = std::move(m);
 
   if (!samples_.empty()) {

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/events/events.h"
+#include "lib/stats/slo_metrics.h"
 
 namespace ib::results {
 
@@ -44,6 +45,9 @@ struct Slos {
 Slos SlosFrom(const nlohmann::json& metrics, const Slos& fallback);
 // Whether a successful request is good: it meets every SLO of `slos` (docs/metrics.md).
 bool MeetsSlos(const events::RequestComplete& r, const Slos& slos);
+// A request's own value of a per-request SLO metric (ttft, ttft_intended, tpot, e2e_latency,
+// e2e_intended by summary block); nullopt when it has none (or the metric is not per request).
+std::optional<double> PerRequestValue(const events::RequestComplete& r, const stats::SloMetric& m);
 
 // Per-token ITL (docs/metrics.md): each inter-token gap divided by the tokens its later event
 // carried, counted once per token: f(gap_ms / tokens, tokens) for every gap whose event carried

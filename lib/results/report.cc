@@ -307,6 +307,22 @@ json Compare(const std::vector<json>& runs) {
       }
     }
     if (!any) continue;
+    // A study operand (repeats, MeanResults) carries the 95 % interval of each summary figure:
+    // its half-width, in the row's unit (docs/metrics.md "Repeats").
+    json halves = json::array();
+    bool any_half = false;
+    for (const auto& r : runs) {
+      std::string sub = std::string(spec.path).substr(std::string("summary.").size());
+      const json& st = std::string(spec.path).rfind("summary.", 0) == 0 ? At(At(r, "repeat_stats"), sub) : json();
+      const json& high = At(st, "ci95_high");
+      const json& mean = At(st, "mean");
+      if (high.is_number() && mean.is_number()) {
+        halves.push_back((high.get<double>() - mean.get<double>()) * spec.scale);
+        any_half = true;
+      } else {
+        halves.push_back(nullptr);
+      }
+    }
     json deltas = json::array({nullptr});
     for (std::size_t i = 1; i < runs.size(); ++i) {
       if (!spec.better || !values[0].is_number() || !values[i].is_number()) {
@@ -317,17 +333,23 @@ json Compare(const std::vector<json>& runs) {
       double diff = b - a;
       json pct = a != 0 ? json(diff / std::fabs(a) * 100) : json(nullptr);
       std::string verdict = "same";
-      if (diff != 0) {
+      double ha = halves[0].is_number() ? halves[0].get<double>() : 0;
+      double hb = halves[i].is_number() ? halves[i].get<double>() : 0;
+      if (diff != 0 && (ha > 0 || hb > 0) && std::fabs(diff) <= std::sqrt(ha * ha + hb * hb)) {
+        verdict = "within noise";
+      } else if (diff != 0) {
         bool lower_better = std::string(spec.better) == "lower";
         verdict = (diff < 0) == lower_better ? "better" : "worse";
       }
       deltas.push_back({{"abs", diff}, {"pct", pct}, {"verdict", verdict}});
     }
-    out["rows"].push_back({{"metric", spec.metric},
-                           {"unit", spec.unit},
-                           {"better", spec.better ? json(spec.better) : json(nullptr)},
-                           {"values", values},
-                           {"deltas", deltas}});
+    json row = {{"metric", spec.metric},
+                {"unit", spec.unit},
+                {"better", spec.better ? json(spec.better) : json(nullptr)},
+                {"values", values},
+                {"deltas", deltas}};
+    if (any_half) row["ci95_half"] = halves;  // only with a study operand: plain rows unchanged
+    out["rows"].push_back(std::move(row));
   }
   return out;
 }
@@ -358,7 +380,11 @@ std::string FormatComparison(const json& c) {
     std::vector<std::string> row = {r["metric"].get<std::string>()};
     for (std::size_t i = 0; i < r["values"].size(); ++i) {
       const json& v = r["values"][i];
-      row.push_back(v.is_number() ? Fixed(v, decimals) + (unit.empty() ? "" : " " + unit) : "n/a");
+      std::string value = v.is_number() ? Fixed(v, decimals) : "n/a";
+      if (v.is_number() && r.contains("ci95_half") && r["ci95_half"][i].is_number()) {
+        value += " ±" + Fixed(r["ci95_half"][i], decimals);
+      }
+      row.push_back(v.is_number() && !unit.empty() ? value + " " + unit : value);
       if (i == 0) continue;
       const json& d = r["deltas"][i];
       if (!d.is_object()) {

@@ -25,7 +25,8 @@ std::string FormatShow(const nlohmann::json& results);
 // Compare runs[0] (the baseline) with each of the others.
 // {"runs": [{run_id, framework, model, gpu}], "notes": [string],
 //  "rows": [{"metric", "unit", "better": "lower"|"higher"|null, "values": [number|string|null],
-//            "deltas": [null, {"abs", "pct"|null, "verdict": "better"|"worse"|"same"}|null, ...]}]}
+//            "deltas": [null, {"abs", "pct"|null, "verdict": "better"|"worse"|"same"|"within noise"}|null, ...],
+//            "ci95_half": [number|null] only when an operand carries repeat_stats (MeanResults)}]}
 nlohmann::json Compare(const std::vector<nlohmann::json>& runs);
 std::string FormatComparison(const nlohmann::json& comparison);
 

@@ -8,10 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/results/repeats.h"
+
 namespace ib::results {
 namespace {
 
 using nlohmann::json;
+
+std::string Num(const json& v, const char* fmt);
 
 json Pick(const json& block, std::initializer_list<const char*> keys) {
   if (!block.is_object()) return nullptr;
@@ -35,6 +39,8 @@ Study::Study(std::string study_id, std::string kind, const config::ExperimentCon
   } else if (!config.workload.sweep.empty()) {
     over_ = config.workload.sweep.front().first;
   }
+  repeats_ = config.workload.search ? config.workload.search->probe.repeats.value_or(config.workload.repeats)
+                                    : config.workload.repeats;
 }
 
 json Study::CurvePoint(const StudyIteration& it, const json& summary) {
@@ -68,10 +74,51 @@ json Study::CurvePoint(const StudyIteration& it, const json& summary) {
   return point;
 }
 
+json Study::RepeatsPoint(const std::vector<StudyIteration>& its, const std::vector<json>& summaries) {
+  std::vector<json> points;
+  json run_ids = json::array();
+  for (std::size_t i = 0; i < its.size(); ++i) {
+    json p = CurvePoint(its[i], summaries[i]);
+    if (p.is_null()) continue;
+    run_ids.push_back(its[i].run_id);
+    points.push_back(std::move(p));
+  }
+  if (points.empty()) return nullptr;
+  json stats;
+  // The point's identity is the first repeat's; only its figures are averaged.
+  json point = MeanOf(points, &stats, {"run_id", "value", "params", "offered", "passed"});
+  point["repeats"] = points.size();
+  point["run_ids"] = std::move(run_ids);
+  point["stats"] = std::move(stats);
+  return point;
+}
+
+void Study::RebuildCurve() {
+  curve_ = json::array();
+  for (std::size_t i = 0; i < iterations_.size();) {
+    std::size_t j = i + 1;
+    if (iterations_[i].repeat > 0) {
+      while (j < iterations_.size() && iterations_[j].repeat > 0 && iterations_[j].index == iterations_[i].index) ++j;
+      json point = RepeatsPoint({iterations_.begin() + i, iterations_.begin() + j},
+                                {summaries_.begin() + i, summaries_.begin() + j});
+      if (!point.is_null()) curve_.push_back(std::move(point));
+    } else {
+      json point = CurvePoint(iterations_[i], summaries_[i]);
+      if (!point.is_null()) curve_.push_back(std::move(point));
+    }
+    i = j;
+  }
+}
+
 void Study::AddIteration(const StudyIteration& it, const json& summary) {
   iterations_.push_back(it);
-  json point = CurvePoint(it, summary);
-  if (!point.is_null()) curve_.push_back(std::move(point));
+  summaries_.push_back(summary);
+  if (it.repeat > 0) {
+    RebuildCurve();
+  } else {
+    json point = CurvePoint(it, summary);
+    if (!point.is_null()) curve_.push_back(std::move(point));
+  }
 }
 
 void Study::SetCost(double hourly, const std::string& source, double elapsed_s) {
@@ -88,6 +135,8 @@ json Study::ToJson() const {
     if (!it.probe.empty()) j["probe"] = it.probe;
     if (it.passed.has_value()) j["passed"] = *it.passed;
     if (!it.verdict.empty()) j["verdict"] = it.verdict;
+    if (it.repeat > 0) j["repeat"] = it.repeat;
+    if (it.early_stop) j["early_stop"] = true;
     iterations.push_back(std::move(j));
   }
   json cost = {{"usd_per_hr", hourly_ > 0 ? json(hourly_) : json(nullptr)},
@@ -107,6 +156,8 @@ json Study::ToJson() const {
               {"config", config_},   {"prompts", prompts_.empty() ? json(nullptr) : json(prompts_)},
               {"iterations", iterations}, {"curve", curve_}, {"answer", answer_}, {"cost", cost}};
   if (!resumed_from_.empty()) out["resumed_from"] = resumed_from_;
+  out["repeats"] = repeats_;
+  if (resumes_ > 0) out["resumes"] = resumes_;
   return out;
 }
 
@@ -151,6 +202,47 @@ double NumberOr(const json& j, const char* key, double otherwise) {
   if (!j.is_object()) return otherwise;
   auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : otherwise;
+}
+
+std::optional<json> StudyMeasurement(const std::string& dir, const std::string& arg, bool* is_study,
+                                     std::string* error) {
+  std::size_t at = arg.find('@');
+  std::string id = arg.substr(0, at);
+  std::string path = StudyPath(dir, id);
+  *is_study = !path.empty();
+  if (path.empty()) return std::nullopt;
+  auto study = ReadStudy(path, error);
+  if (!study) return std::nullopt;
+  const json& curve = (*study)["curve"];
+  const json* point = nullptr;
+  std::string values;
+  for (const auto& p : curve) {
+    values += (values.empty() ? "" : ", ") + Num(p["value"], "%.6g");
+    if (at == std::string::npos ? curve.size() == 1 : Num(p["value"], "%.6g") == arg.substr(at + 1)) point = &p;
+  }
+  if (point == nullptr) {
+    *error = at == std::string::npos ? id + " has " + std::to_string(curve.size()) + " curve points (" + values +
+                                           "): name one as " + id + "@VALUE"
+                                     : id + " has no curve point at " + arg.substr(at + 1) + " (its values: " + values + ")";
+    return std::nullopt;
+  }
+  json ids = point->contains("run_ids") ? (*point)["run_ids"] : json::array({(*point)["run_id"]});
+  std::vector<json> runs;
+  for (const auto& rid : ids) {
+    std::string file = dir + "/" + rid.get<std::string>() + ".json";
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    json doc = json::parse(text.str(), nullptr, false);
+    if (!in || doc.is_discarded() || !doc.is_object()) {
+      *error = "study " + id + ": cannot read " + file;
+      return std::nullopt;
+    }
+    runs.push_back(std::move(doc));
+  }
+  json out = MeanResults(runs);
+  out["run_id"] = at == std::string::npos ? id : arg;
+  return out;
 }
 
 std::string StudyPath(const std::string& dir, const std::string& id) {

@@ -29,6 +29,8 @@ struct StudyIteration {
   std::string probe;  // lowest | highest | saturation | bisect | grow
   std::optional<bool> passed;
   std::string verdict;
+  int repeat = 0;           // 1..N with repeats > 1 (entries of one index), else 0
+  bool early_stop = false;  // a probe ib-run stopped once it could no longer pass
 };
 
 class Study {
@@ -36,7 +38,8 @@ class Study {
   Study(std::string study_id, std::string kind, const config::ExperimentConfig& config);
 
   const std::string& id() const { return id_; }
-  // The curve point is computed from the iteration's results summary (null: no point).
+  // The curve point is computed from the iteration's results summary (null: no point); the
+  // repeats of one index (it.repeat > 0) make one point of means with `stats`.
   void AddIteration(const StudyIteration& it, const nlohmann::json& summary);
   void SetStatus(const std::string& status) { status_ = status; }
   void SetAnswer(nlohmann::json answer) { answer_ = std::move(answer); }
@@ -45,6 +48,7 @@ class Study {
   // the server has run for the study so far.
   void SetCost(double hourly, const std::string& source, double elapsed_s);
   void SetResumedFrom(const std::string& id) { resumed_from_ = id; }
+  void SetResumes(int n) { resumes_ = n; }
 
   const std::vector<StudyIteration>& iterations() const { return iterations_; }
   const nlohmann::json& curve() const { return curve_; }
@@ -54,6 +58,10 @@ class Study {
 
   // One curve point of a results summary (exposed for tests and ib-results).
   static nlohmann::json CurvePoint(const StudyIteration& it, const nlohmann::json& summary);
+  // The point of one iteration's repeats: means, `repeats`, `run_ids` and `stats`
+  // (docs/results-format.md "Study files"); null when none has a summary.
+  static nlohmann::json RepeatsPoint(const std::vector<StudyIteration>& its,
+                                     const std::vector<nlohmann::json>& summaries);
 
  private:
   std::string id_;
@@ -69,6 +77,10 @@ class Study {
   std::string price_source_;
   double elapsed_s_ = 0;
   std::string resumed_from_;
+  int64_t repeats_ = 1;
+  int resumes_ = 0;
+  std::vector<nlohmann::json> summaries_;  // beside iterations_
+  void RebuildCurve();
 };
 
 // j[key] when it is a number, else `otherwise` (json::value throws on a null).
@@ -79,6 +91,13 @@ std::optional<nlohmann::json> ReadStudy(const std::string& path, std::string* er
 
 // <dir>/<id>.study.json when `id` names a study there (with or without the suffix), else "".
 std::string StudyPath(const std::string& dir, const std::string& id);
+
+// ib-results compare STUDY[@VALUE]: the study's point (its only one, or the one at VALUE) as one
+// results document, the mean of its repeats' files (MeanResults), run_id "STUDY@VALUE".
+// nullopt + *error when the study has no such point or a file is missing. *is_study false (and
+// nullopt) when `arg` names no study in `dir`.
+std::optional<nlohmann::json> StudyMeasurement(const std::string& dir, const std::string& arg, bool* is_study,
+                                               std::string* error);
 
 // ib-results show STUDY: a header, the curve as a table and the answer.
 std::string FormatStudy(const nlohmann::json& study);

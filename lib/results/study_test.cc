@@ -1,9 +1,13 @@
 #include "lib/results/study.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
 #include <gtest/gtest.h>
+
+#include "lib/results/repeats.h"
+#include "lib/results/report.h"
 
 namespace ib::results {
 namespace {
@@ -91,6 +95,42 @@ TEST(Study, CurveAnswerAndCostAreWrittenAtomically) {
   EXPECT_DOUBLE_EQ((*j)["cost"]["pod_usd"].get<double>(), 0.18);
   EXPECT_NEAR((*j)["cost"]["usd_per_million_output_tokens"].get<double>(), 0.36 / (120.0 * 3600) * 1e6, 1e-9);
   EXPECT_EQ((*j)["cost"]["price_source"], "gpu table");
+}
+
+// Compare of repeated measurements: a delta inside the two 95 % intervals is "within noise",
+// one outside them keeps its better/worse verdict (docs/metrics.md "Repeats").
+TEST(Study, CompareSaysWithinNoiseInsideTheIntervals) {
+  auto run = [](const char* id, double ttft_p99, double tok_s) {
+    return json{{"run_id", id}, {"summary", {{"ttft", {{"p99", ttft_p99}}}, {"tokens_per_second", tok_s}}}};
+  };
+  // A: TTFT p99 100, 102, 98 (mean 100, s 2, half 4.303 * 2 / sqrt 3 = 4.97);
+  // B: 102, 104, 100 (mean 102: +2 %, inside); tok/s 1000 ± 0 against 1100 ± 0: outside.
+  json a = MeanResults({run("a1", 100, 1000), run("a2", 102, 1000), run("a3", 98, 1000)});
+  json b = MeanResults({run("b1", 102, 1100), run("b2", 104, 1100), run("b3", 100, 1100)});
+  EXPECT_EQ(a["repeat_run_ids"].size(), 3u);
+  EXPECT_DOUBLE_EQ(a["summary"]["ttft"]["p99"].get<double>(), 100);
+  EXPECT_DOUBLE_EQ(a["repeat_stats"]["ttft"]["p99"]["stddev"].get<double>(), 2);
+  json c = Compare({a, b});
+  bool ttft = false, tok = false;
+  for (const auto& row : c["rows"]) {
+    if (row["metric"] == "TTFT p99") {
+      ttft = true;
+      EXPECT_EQ(row["deltas"][1]["verdict"], "within noise") << row.dump();
+      EXPECT_NEAR(row["ci95_half"][0].get<double>(), 4.303 * 2 / std::sqrt(3.0), 1e-9);
+    }
+    if (row["metric"] == "Throughput (tok/s)") {
+      tok = true;
+      EXPECT_EQ(row["deltas"][1]["verdict"], "better") << row.dump();
+    }
+  }
+  EXPECT_TRUE(ttft && tok) << c.dump();
+  EXPECT_NE(FormatComparison(c).find("within noise"), std::string::npos);
+  // Plain runs: no intervals, a 2 % delta is a change.
+  json plain = Compare({run("x", 100, 1000), run("y", 102, 1000)});
+  for (const auto& row : plain["rows"]) {
+    EXPECT_FALSE(row.contains("ci95_half"));
+    if (row["metric"] == "TTFT p99") EXPECT_EQ(row["deltas"][1]["verdict"], "worse");
+  }
 }
 
 TEST(Study, ReadStudyRefusesOtherFiles) {

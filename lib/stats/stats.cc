@@ -76,4 +76,34 @@ std::optional<BucketQuantile> HistogramQuantile(const std::vector<double>& le,
   return std::nullopt;
 }
 
+double StudentT975(int64_t df) {
+  // Two-sided 95 % critical values of Student's t, df = 1..30.
+  static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                      2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                      2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 1) return 0;
+  if (df <= 30) return kTable[df - 1];
+  return 1.960;
+}
+
+std::optional<MeanCi> MeanWithCi95(const std::vector<double>& values) {
+  MeanCi out;
+  double sum = 0;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    ++out.n;
+  }
+  if (out.n == 0) return std::nullopt;
+  out.mean = sum / static_cast<double>(out.n);
+  if (out.n < 2) return out;
+  double ss = 0;
+  for (double v : values) {
+    if (std::isfinite(v)) ss += (v - out.mean) * (v - out.mean);
+  }
+  out.stddev = std::sqrt(ss / static_cast<double>(out.n - 1));
+  out.half_width = StudentT975(out.n - 1) * *out.stddev / std::sqrt(static_cast<double>(out.n));
+  return out;
+}
+
 }  // namespace ib::stats

@@ -51,6 +51,19 @@ struct BucketQuantile {
 std::optional<BucketQuantile> HistogramQuantile(const std::vector<double>& le,
                                                 const std::vector<double>& counts, double p);
 
+// Repeats of one measurement (docs/metrics.md "Repeats"): the mean, the *sample* standard
+// deviation (n - 1) and the half-width of the 95 % confidence interval of the mean,
+// t(0.975, n - 1) * stddev / sqrt(n). With n = 1 stddev and half_width are nullopt.
+struct MeanCi {
+  int64_t n = 0;
+  double mean = 0;
+  std::optional<double> stddev;
+  std::optional<double> half_width;
+};
+std::optional<MeanCi> MeanWithCi95(const std::vector<double>& values);
+// The 0.975 quantile of Student's t with `df` degrees of freedom (table to 30, 1.960 beyond).
+double StudentT975(int64_t df);
+
 // "p50", "p99.9": the key a percentile gets in results files and summaries.
 std::string PercentileKey(double p);
 

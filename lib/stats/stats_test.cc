@@ -71,3 +71,21 @@ TEST(Stats, PercentileKeys) {
 
 }  // namespace
 }  // namespace ib::stats
+
+// Hand-computed: 10, 12, 14 -> mean 12, s = sqrt((4 + 0 + 4) / 2) = 2, half = 4.303 * 2 / sqrt(3).
+TEST(Stats, MeanWithCi95UsesSampleStddevAndStudentT) {
+  auto m = ib::stats::MeanWithCi95({10, 12, 14});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->n, 3);
+  EXPECT_DOUBLE_EQ(m->mean, 12);
+  EXPECT_DOUBLE_EQ(*m->stddev, 2);
+  EXPECT_NEAR(*m->half_width, 4.303 * 2 / std::sqrt(3.0), 1e-12);
+  auto one = ib::stats::MeanWithCi95({5, NAN});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->n, 1);
+  EXPECT_FALSE(one->stddev.has_value());
+  EXPECT_FALSE(one->half_width.has_value());
+  EXPECT_FALSE(ib::stats::MeanWithCi95({}).has_value());
+  EXPECT_DOUBLE_EQ(ib::stats::StudentT975(1), 12.706);
+  EXPECT_DOUBLE_EQ(ib::stats::StudentT975(100), 1.960);
+}

@@ -125,6 +125,17 @@ int main(int argc, char** argv) {
     if (args.size() < 3) return Usage("compare takes two or more RUNs");
     std::vector<json> runs;
     for (std::size_t i = 1; i < args.size(); ++i) {
+      // A study (STUDY or STUDY@VALUE) stands for the mean of its repeats, with intervals.
+      bool is_study = false;
+      std::string error;
+      if (auto m = ib::results::StudyMeasurement(dir, args[i], &is_study, &error)) {
+        runs.push_back(std::move(*m));
+        continue;
+      }
+      if (is_study) {
+        std::fprintf(stderr, "ib-results: error: %s\n", error.c_str());
+        return ib::exit_code::kFailed;
+      }
       if (int rc = Load(dir, args[i], &run); rc >= 0) return rc;
       runs.push_back(std::move(run));
     }
