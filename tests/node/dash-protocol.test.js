@@ -110,6 +110,9 @@ test('every command gets a reply or an error naming it', async () => {
 test('stdin events reach every client in order; bad lines become error events', async () => {
   const a = await connect(dash.wsUrl());
   const b = await connect(dash.wsUrl());
+  // Registered once each has its state: ib-dash queues it in the same step (lib/dash/live_hub.h),
+  // and events it reads before that are in the state, not streamed (the socket opens earlier).
+  for (const c of [a, b]) await c.wait((m) => m.type === 'state');
   const run = 'stdin-run-1';
   let input = line({ type: 'phase', run_id: run, phase: 'execution', data: { total_requests: 20, experiment: { name: 'piped' } } });
   for (let i = 0; i < 20; i++) {
