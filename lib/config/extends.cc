@@ -1,6 +1,7 @@
 #include "lib/config/extends.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "lib/config/reader.h"
+#include "lib/utf8/utf8.h"
 
 namespace ib::config::internal {
 
@@ -16,6 +18,21 @@ namespace fs = std::filesystem;
 std::optional<Node> LoadChain(const std::string& text, const std::string& path, Chain& chain,
                               std::vector<Diagnostic>* diags) {
   Reader r(diags);
+  // yaml-cpp passes ill-formed bytes through into strings that no JSON writer accepts later
+  // (the run's events, results file, dry-run print), so such a file is refused here, by place.
+  if (std::size_t bad = utf8::FirstInvalidByte(text); bad != std::string::npos) {
+    std::size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    line_start = line_start == std::string::npos || bad == 0 ? 0 : line_start + 1;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
+    Diagnostic d;
+    d.file = DisplayPath(path);
+    d.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
+    d.message = "not valid UTF-8: byte " + std::string(hex) + " at column " + std::to_string(bad - line_start + 1) +
+                " (a config file must be UTF-8; re-save it as UTF-8)";
+    diags->push_back(d);
+    return std::nullopt;
+  }
   YAML::Node doc;
   try {
     doc = YAML::Load(text);

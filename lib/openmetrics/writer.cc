@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "lib/utf8/utf8.h"
+
 namespace ib::openmetrics {
 
 namespace {
@@ -48,7 +50,7 @@ double QualityOf(std::string_view accept, std::string_view type) {
 }
 
 void AppendEscaped(std::string& out, std::string_view text, bool quotes) {
-  for (char c : ValidUtf8(text)) {
+  for (char c : utf8::ValidUtf8(text)) {
     if (c == '\\') out += "\\\\";
     else if (c == '\n') out += "\\n";
     else if (c == '"' && quotes) out += "\\\"";
@@ -66,41 +68,6 @@ Format NegotiateFormat(std::string_view accept) {
 
 std::string_view ContentType(Format format) {
   return format == Format::kOpenMetrics ? kOpenMetricsContentType : kPrometheusContentType;
-}
-
-std::string ValidUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      out += static_cast<char>(b);
-      ++i;
-      continue;
-    }
-    int len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((b & 0xE0) == 0xC0) len = 2, cp = b & 0x1F, min = 0x80;
-    else if ((b & 0xF0) == 0xE0) len = 3, cp = b & 0x0F, min = 0x800;
-    else if ((b & 0xF8) == 0xF0) len = 4, cp = b & 0x07, min = 0x10000;
-    bool ok = len > 0 && i + len <= s.size();
-    for (int k = 1; ok && k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (c & 0x3F);
-    }
-    if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += kReplacement;
-      ++i;  // resynchronize on the next byte
-    }
-  }
-  return out;
 }
 
 std::string EscapeLabelValue(std::string_view value) {

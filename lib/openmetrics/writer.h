@@ -35,10 +35,7 @@ enum class Type { kCounter, kGauge, kHistogram };
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-// `text` as valid UTF-8: every byte that does not start a well-formed sequence (overlong forms,
-// surrogates and code points above U+10FFFF included) becomes U+FFFD.
-std::string ValidUtf8(std::string_view text);
-// A label value's text between the quotes: ValidUtf8, then \ -> \\, " -> \", LF -> \n.
+// A label value's text between the quotes: utf8::ValidUtf8 (bad bytes -> U+FFFD), then \ -> \\, " -> \", LF -> \n.
 std::string EscapeLabelValue(std::string_view value);
 // A sample value or `le` bound: shortest round-trip decimal, integers without exponent up to
 // 1e15, "+Inf", "-Inf", "NaN".

@@ -12,6 +12,7 @@
 #include "lib/openmetrics/run_metrics.h"
 #include "lib/openmetrics/writer.h"
 #include "lib/prom/text_parser.h"
+#include "lib/utf8/utf8.h"
 
 namespace {
 class Check : public ib::prom::SampleHandler {
@@ -49,11 +50,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     w.Family("ib_requests", ib::openmetrics::Type::kCounter, bytes);
     w.Sample("ib_requests_total", labels, 1, 1700000000.25);
     std::string page = std::move(w).Finish();
-    if (ib::openmetrics::ValidUtf8(page) != page) std::abort();
+    if (ib::utf8::ValidUtf8(page) != page) std::abort();
     ib::prom::ParseOptions options;
     options.openmetrics = format == ib::openmetrics::Format::kOpenMetrics;
     ib::prom::TextParser parser(options);
-    Check check(ib::openmetrics::ValidUtf8(run_id), ib::openmetrics::ValidUtf8(model));
+    Check check(ib::utf8::ValidUtf8(run_id), ib::utf8::ValidUtf8(model));
     ib::prom::ParseReport report = parser.Parse(page, check);
     if (!report.ok() || check.samples != 7) std::abort();
   }
@@ -66,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ib::prom::ParseOptions options;
     options.openmetrics = true;
     ib::prom::TextParser parser(options);
-    Check check(ib::openmetrics::ValidUtf8(run_id), ib::openmetrics::ValidUtf8(model));
+    Check check(ib::utf8::ValidUtf8(run_id), ib::utf8::ValidUtf8(model));
     if (!parser.Parse(page, check).ok() || check.samples < 100) std::abort();
   }
   return 0;
