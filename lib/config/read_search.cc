@@ -105,7 +105,7 @@ void ReadSearch(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
   bool integral = s.over == "concurrency";
   for (auto [key, v] : {std::pair<const char*, std::optional<double>*>{"min", &s.min}, {"max", &s.max}}) {
     if (!*v) continue;
-    if (**v <= 0 || (integral && (**v != static_cast<double>(static_cast<int64_t>(**v)) || **v < 1))) {
+    if (**v <= 0 || (integral && (!IsExactInteger(**v) || **v < 1))) {
       r.Error(node->Get(key), "", std::string("workload.search.") + key + " must be " +
                                       (integral ? "an integer >= 1" : "> 0") + ", got " + FormatNumber(**v));
       *v = std::nullopt;

@@ -9,6 +9,10 @@
 
 namespace ib::config::internal {
 
+bool IsExactInteger(double v) {
+  return std::isfinite(v) && v == std::floor(v) && std::fabs(v) <= 9007199254740992.0;
+}
+
 std::string FormatNumber(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
     return std::to_string(static_cast<int64_t>(v));
@@ -96,6 +100,10 @@ std::optional<int64_t> Reader::Int(const Node* node, const std::string& path) {
   }
   if (*v != std::floor(*v)) {
     Error(node, "", path + " must be an integer, got " + node->scalar);
+    return std::nullopt;
+  }
+  if (!IsExactInteger(*v)) {
+    Error(node, "", path + " is out of range (at most 2^53 = 9007199254740992), got " + node->scalar);
     return std::nullopt;
   }
   return static_cast<int64_t>(*v);

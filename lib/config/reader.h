@@ -19,6 +19,10 @@ namespace ib::config::internal {
 // 4 -> "4", 0.5 -> "0.5" (integral values without a decimal point).
 std::string FormatNumber(double v);
 
+// An integral value that a double holds exactly (|v| <= 2^53): only such a value may be cast to
+// int64_t (a larger one is undefined behaviour) or written to JSON as an integer the page reads.
+bool IsExactInteger(double v);
+
 template <typename T>
 std::string JoinList(const std::vector<T>& items) {
   std::string out;

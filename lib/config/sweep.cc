@@ -22,7 +22,7 @@ void ReadSweep(const Node* wl, ExperimentConfig::Workload& w, Reader& r) {
       if (!values || values->empty()) continue;  // an empty or null axis is no axis
       bool integral = key != "request_rate" && key != "temperature" && key != "burstiness" && key != "duration_s";
       for (double v : *values) {
-        bool bad = integral ? (v != std::floor(v) || v < (key == "warmup_requests" ? 0 : 1))
+        bool bad = integral ? (!IsExactInteger(v) || v < (key == "warmup_requests" ? 0 : 1))
                             : (key == "temperature" ? v < 0 : v <= 0);
         if (bad) {
           r.Error(&value, "", "workload.sweep." + key + " values must be " +
@@ -58,7 +58,7 @@ std::string SweepAbbreviation(const std::string& key) {
 
 void ApplySweepValue(ExperimentConfig& c, const std::string& key, double v) {
   auto& w = c.workload;
-  auto as_int = static_cast<int64_t>(v);
+  int64_t as_int = internal::IsExactInteger(v) ? static_cast<int64_t>(v) : 0;  // integral axes are checked on reading
   if (key == "concurrency") {
     w.concurrency = as_int;
   } else if (key == "batch_size") {
@@ -121,7 +121,7 @@ std::vector<Iteration> ExpandSweep(const ExperimentConfig& config) {
       double v = values[picks[a]];
       ApplySweepValue(it.config, key, v);
       suffix += "-" + SweepAbbreviation(key) + FormatNumber(v);
-      if (v == std::floor(v)) it.params[key] = static_cast<int64_t>(v);
+      if (internal::IsExactInteger(v)) it.params[key] = static_cast<int64_t>(v);
       else it.params[key] = v;
     }
     auto& type = it.config.workload.type;
@@ -152,7 +152,7 @@ Iteration ProbeIteration(const ExperimentConfig& config, int index, double value
     w.duration_s = *search.probe.duration_s;
   }
   if (search.fresh_prompts && w.requests.synthetic) w.requests.synthetic->seed += index - 1;
-  it.params[search.over] = value == std::floor(value) ? nlohmann::json(static_cast<int64_t>(value)) : nlohmann::json(value);
+  it.params[search.over] = internal::IsExactInteger(value) ? nlohmann::json(static_cast<int64_t>(value)) : nlohmann::json(value);
   it.params["probe"] = index;
   it.name = config.name + "-p" + std::to_string(index) + "-" + SweepAbbreviation(search.over) + FormatNumber(value);
   it.config.name = it.name;

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "lib/config/config.h"
+#include "lib/config/reader.h"
 
 namespace ib::config {
 namespace {
@@ -38,7 +39,7 @@ json ToJson(const ExperimentConfig& c) {
     sweep = json::object();
     for (const auto& [key, values] : w.sweep) {
       json list = json::array();
-      for (double v : values) list.push_back(v == std::floor(v) ? json(static_cast<int64_t>(v)) : json(v));
+      for (double v : values) list.push_back(internal::IsExactInteger(v) ? json(static_cast<int64_t>(v)) : json(v));
       sweep[key] = list;
     }
   }
