@@ -335,7 +335,9 @@ void StreamClient::RunOnce(int64_t deadline_ns, std::vector<Result>* done) {
     m.Arm(wake);
   }
   epoll_event events[256];
-  int n = (wake >= 0 && wake <= now) ? 0 : epoll_wait(m.epoll_fd, events, 256, -1);
+  // A wake-up already due still polls the sockets (timeout 0): a caller that keeps asking for
+  // an instant in the past must not starve the streams in flight of reads.
+  int n = epoll_wait(m.epoll_fd, events, 256, (wake >= 0 && wake <= now) ? 0 : -1);
   int64_t pass_start = NowNs();
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;

@@ -106,6 +106,8 @@ class ClosedLoop : public Driver {
     if (ramp_) concurrency_ = ramp_->from;
   }
   void Due(int64_t now, std::size_t in_flight, std::vector<Request>* out, int64_t* next_ns) override {
+    // Past the end no request starts, busy slots or not: the end is never a wake-up in the past.
+    if (end_ns_ > 0 && now >= end_ns_) ended_ = true;
     *next_ns = end_ns_ > 0 && !Exhausted() ? end_ns_ : -1;
     if (ramp_) Ramp(now, in_flight, next_ns);
     while (!Exhausted() && static_cast<int64_t>(in_flight + out->size()) < concurrency_) {

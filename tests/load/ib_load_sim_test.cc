@@ -196,6 +196,23 @@ TEST(IbLoadVsSim, Concurrent) {
   CheckAllSucceeded(r, 8);
 }
 
+// A closed loop bounded by time: once the duration is over and every slot is busy, the loop
+// must go on reading the streams in flight (it once spun on the past end instant without
+// reading a socket, and the last requests' tokens were seen seconds after they were written).
+TEST(IbLoadVsSim, ADurationBoundedClosedLoopMeasuresItsLastRequestsTruly) {
+  SimRun r = RunWithSim(kDeterministic, Flags({"--workload", "concurrent", "--concurrency", "3", "--count", "0",
+                                               "--duration-s", "0.5", "--max-tokens", "20"}));
+  ASSERT_GE(r.requests.size(), 3u);
+  CheckAllSucceeded(r, r.requests.size());
+  auto done = Phases(r.load, "iteration_done");
+  ASSERT_EQ(done.size(), 1u);
+  // Each pass of the loop waits for a socket, a timer or a send: never more passes than a few
+  // per event received (a spin makes millions).
+  int64_t passes = done[0].data["client"]["loop_passes"].get<int64_t>();
+  int64_t sse_events = done[0].data["client"]["sse_events"].get<int64_t>();
+  EXPECT_LT(passes, 4 * sse_events + 100) << passes << " loop passes for " << sse_events << " SSE events";
+}
+
 TEST(IbLoadVsSim, RateFollowsItsScheduleAtTheServer) {
   SimRun r = RunWithSim(kDeterministic, Flags({"--workload", "rate", "--request-rate", "20", "--arrival", "constant",
                                         "--count", "5"}));
