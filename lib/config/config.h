@@ -78,11 +78,21 @@ struct ExperimentConfig {
     // Where ib-load's shards run (docs/ib-load.md "Sharding"): local processes
     // (workload.workers) or `srun --ntasks tasks [srun_args]`; the collector listens on
     // `collector` (HOST:PORT; 127.0.0.1:0 by default: set this host's address for other nodes).
+    // k8s: `ib-run --emit k8s` writes an Indexed Job manifest of `tasks` pods (lib/collect/k8s.h)
+    // and the collector waits for them; `advertise` is the address the pods connect to.
     struct Load {
-      std::string launcher = "local";  // local | slurm
-      std::optional<int64_t> tasks;    // slurm: shards
+      std::string launcher = "local";  // local | slurm | k8s
+      std::optional<int64_t> tasks;    // slurm, k8s: shards
       std::vector<std::string> srun_args;
       std::string collector = "127.0.0.1:0";
+      std::string advertise;  // HOST or HOST:PORT the shards connect to; "": the collector's
+      struct K8s {
+        std::string image = "ib:latest";  // built from deploy/k8s/Dockerfile
+        std::string namespace_ = "default";
+        std::string cpu = "1", memory = "1Gi";  // requests
+        std::string cpu_limit, memory_limit;    // "": the request
+        double start_delay_s = 120;  // the shards start this long after the manifest is written
+      } k8s;
       bool set = false;  // the block was given (ToJson writes it only then)
     } load;
   } infrastructure;

@@ -344,15 +344,51 @@ TEST(Config, ShardingKeys) {
   auto bad = LoadExperimentFromString(
       head + "infrastructure:\n  provider: local\n  load: {launcher: srun}\n" + wl + "  workers: 0\n", "t.yaml");
   EXPECT_EQ(Messages(bad),
-            "ib-run: error (at t.yaml:6): infrastructure.load.launcher must be 'local' or 'slurm', got 'srun'\n"
+            "ib-run: error (at t.yaml:6): infrastructure.load.launcher must be 'local', 'slurm' or 'k8s', got 'srun'\n"
             "ib-run: error (at t.yaml:11): workload.workers must be 1..1024 or 'auto', got 0\n");
   auto no_tasks = LoadExperimentFromString(head + "infrastructure:\n  provider: local\n  load: {launcher: slurm}\n" + wl, "t.yaml");
   EXPECT_NE(Messages(no_tasks).find("infrastructure.load.tasks"), std::string::npos) << Messages(no_tasks);
   auto local_tasks = LoadExperimentFromString(
       head + "infrastructure:\n  provider: local\n  load: {tasks: 2, collector: nowhere}\n" + wl, "t.yaml");
-  EXPECT_NE(Messages(local_tasks).find("infrastructure.load.tasks is for launcher 'slurm' (local workers: workload.workers)"),
+  EXPECT_NE(Messages(local_tasks).find("infrastructure.load.tasks is for launcher 'slurm' or 'k8s' (local workers: workload.workers)"),
             std::string::npos) << Messages(local_tasks);
   EXPECT_NE(Messages(local_tasks).find("infrastructure.load.collector must be HOST:PORT, got 'nowhere'"), std::string::npos);
+}
+
+// infrastructure.load for Kubernetes (lib/collect/k8s.h): defaults, a bare number as a
+// quantity, limits defaulting to the requests in the experiment JSON, advertise kept.
+TEST(Config, K8sLoadKeys) {
+  const std::string head = "name: t\nmodel: {name: m}\nframework: vllm\n";
+  const std::string wl = "workload:\n  type: rate\n  request_rate: 5\n  requests: {synthetic: {}, count: 8}\n";
+  auto k8s = LoadExperimentFromString(head + "infrastructure:\n  provider: local\n  load: {launcher: k8s, tasks: 8, "
+                                             "collector: \"0.0.0.0:7000\", advertise: \"10.1.2.3\", k8s: {cpu: 2}}\n" + wl,
+                                      "t.yaml");
+  ASSERT_TRUE(k8s.ok()) << Messages(k8s);
+  const auto& load = k8s.config->infrastructure.load;
+  EXPECT_EQ(load.launcher, "k8s");
+  EXPECT_EQ(*load.tasks, 8);
+  EXPECT_EQ(load.advertise, "10.1.2.3");
+  EXPECT_EQ(load.k8s.cpu, "2");
+  EXPECT_EQ(load.k8s.memory, "1Gi");
+  EXPECT_EQ(load.k8s.image, "ib:latest");
+  EXPECT_EQ(load.k8s.namespace_, "default");
+  EXPECT_EQ(load.k8s.start_delay_s, 120);
+  auto j = ToJson(*k8s.config)["infrastructure"]["load"];
+  EXPECT_EQ(j["advertise"], "10.1.2.3");
+  EXPECT_EQ(j["k8s"]["cpu_limit"], "2");
+  EXPECT_EQ(j["k8s"]["memory_limit"], "1Gi");
+  // The Slurm block's JSON is unchanged (results files stay byte-identical).
+  auto slurm = LoadExperimentFromString(head + "infrastructure:\n  provider: local\n  load: {launcher: slurm, tasks: 2}\n" + wl, "t.yaml");
+  ASSERT_TRUE(slurm.ok());
+  EXPECT_FALSE(ToJson(*slurm.config)["infrastructure"]["load"].contains("k8s"));
+  EXPECT_FALSE(ToJson(*slurm.config)["infrastructure"]["load"].contains("advertise"));
+  // IPv6: bracketed with a port, or bare.
+  for (const char* adv : {"\"[fd00::2]:7000\"", "\"fd00::2\"", "node-1.example.com"}) {
+    auto v6 = LoadExperimentFromString(head + "infrastructure:\n  provider: local\n  load: {launcher: k8s, tasks: 2, "
+                                              "collector: \"[::]:7000\", advertise: " + adv + "}\n" + wl,
+                                       "t.yaml");
+    EXPECT_TRUE(v6.ok()) << adv << ": " << Messages(v6);
+  }
 }
 
 }  // namespace

@@ -16,7 +16,46 @@ const std::vector<std::string> kFrameworkOptionKeys = {
     "max_model_len", "gpu_memory_utilization", "enable_prefix_caching", "tensor_parallel_size", "extra_args"};
 const std::vector<std::string> kInfraKeys = {"provider", "gpu_type", "gpu_count", "cloud_type",
                                              "container_disk_gb", "sim", "load"};
-const std::vector<std::string> kLoadKeys = {"launcher", "tasks", "srun_args", "collector"};
+const std::vector<std::string> kLoadKeys = {"launcher", "tasks", "srun_args", "collector", "advertise", "k8s"};
+const std::vector<std::string> kK8sKeys = {"image", "namespace", "cpu", "memory", "cpu_limit", "memory_limit",
+                                           "start_delay_s"};
+
+// A Kubernetes resource quantity as ib writes them: a decimal number with an optional suffix
+// ("500m", "1.5", "2Gi", "512M").
+bool IsQuantity(const std::string& q) {
+  static const std::vector<std::string> kSuffixes = {"", "m", "k", "M", "G", "T", "P", "E",
+                                                     "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  std::size_t digits = q.find_first_not_of("0123456789.");
+  std::string number = q.substr(0, digits), suffix = digits == std::string::npos ? "" : q.substr(digits);
+  if (number.empty() || number.front() == '.' || number.back() == '.' ||
+      std::count(number.begin(), number.end(), '.') > 1)
+    return false;
+  return std::find(kSuffixes.begin(), kSuffixes.end(), suffix) != kSuffixes.end();
+}
+
+// A DNS-1123 label (a Kubernetes namespace name).
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
+
+// "host", "host:port", "[v6]", "[v6]:port" -> (host, port or ""); a bare IPv6 address is a host.
+std::pair<std::string, std::string> SplitHostPort(const std::string& a) {
+  if (!a.empty() && a.front() == '[') {
+    auto close = a.find(']');
+    if (close == std::string::npos) return {"", ""};
+    std::string rest = a.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return {"", ""};
+    return {a.substr(1, close - 1), rest.empty() ? "" : rest.substr(1)};
+  }
+  auto colon = a.find(':');
+  if (colon == std::string::npos || a.find(':', colon + 1) != std::string::npos) return {a, ""};
+  return {a.substr(0, colon), a.substr(colon + 1)};
+}
+
+bool IsLoopbackOrAny(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "0.0.0.0" || host == "::" || host.empty();
+}
 const std::vector<std::string> kSimKeys = {"preset", "speed", "seed", "load_time_s", "args"};
 const std::vector<std::string> kMetricsKeys = {"collect_gpu_metrics", "sample_interval_ms", "output_dir",
                                                "percentiles", "goodput"};
@@ -159,16 +198,19 @@ void ReadInfrastructure(const Node& root, ExperimentConfig& c, Reader& r) {
       i.load.set = true;
       if (auto v = r.String(load->Get("launcher"), "infrastructure.load.launcher")) {
         i.load.launcher = *v;
-        if (*v != "local" && *v != "slurm")
-          r.Error(load->Get("launcher"), "", "infrastructure.load.launcher must be 'local' or 'slurm', got '" + *v + "'" +
-                                                 DidYouMean(*v, {"local", "slurm"}));
+        if (*v != "local" && *v != "slurm" && *v != "k8s")
+          r.Error(load->Get("launcher"), "", "infrastructure.load.launcher must be 'local', 'slurm' or 'k8s', got '" + *v +
+                                                 "'" + DidYouMean(*v, {"local", "slurm", "k8s"}));
       }
+      const bool cluster = i.load.launcher == "slurm" || i.load.launcher == "k8s";
       i.load.tasks = r.Int(load->Get("tasks"), "infrastructure.load.tasks");
       if (i.load.tasks && *i.load.tasks < 1)
         r.Error(load->Get("tasks"), "", "infrastructure.load.tasks must be >= 1, got " + std::to_string(*i.load.tasks));
-      if (i.load.launcher == "slurm") r.Require(load, "tasks", "infrastructure.load.tasks", load);
-      if (i.load.launcher != "slurm" && load->Get("tasks"))
-        r.Error(load->Get("tasks"), "", "infrastructure.load.tasks is for launcher 'slurm' (local workers: workload.workers)");
+      if (i.load.tasks && *i.load.tasks > 10000)
+        r.Error(load->Get("tasks"), "", "infrastructure.load.tasks must be <= 10000, got " + std::to_string(*i.load.tasks));
+      if (cluster) r.Require(load, "tasks", "infrastructure.load.tasks", load);
+      if (!cluster && load->Get("tasks"))
+        r.Error(load->Get("tasks"), "", "infrastructure.load.tasks is for launcher 'slurm' or 'k8s' (local workers: workload.workers)");
       if (auto v = r.StringList(load->Get("srun_args"), "infrastructure.load.srun_args")) i.load.srun_args = *v;
       if (auto v = r.String(load->Get("collector"), "infrastructure.load.collector")) {
         i.load.collector = *v;
@@ -176,6 +218,57 @@ void ReadInfrastructure(const Node& root, ExperimentConfig& c, Reader& r) {
         if (colon == std::string::npos || colon == 0 || colon + 1 == v->size() ||
             v->find_first_not_of("0123456789", colon + 1) != std::string::npos)
           r.Error(load->Get("collector"), "", "infrastructure.load.collector must be HOST:PORT, got '" + *v + "'");
+      }
+      if (auto v = r.String(load->Get("advertise"), "infrastructure.load.advertise")) {
+        i.load.advertise = *v;
+        auto [host, port] = SplitHostPort(*v);
+        bool port_ok = port.empty() || (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                                        std::stoi(port) >= 1 && std::stoi(port) <= 65535);
+        if (host.empty() || host.find_first_of(" /") != std::string::npos || !port_ok ||
+            (port.empty() && !v->empty() && v->back() == ':'))
+          r.Error(load->Get("advertise"), "", "infrastructure.load.advertise must be HOST or HOST:PORT (port 1..65535), got '" + *v + "'");
+      }
+      if (i.load.launcher != "k8s" && load->Get("k8s"))
+        r.Error(load->Get("k8s"), "", "infrastructure.load.k8s is for launcher 'k8s'");
+      if (const Node* k = load->Get("k8s"); r.IsMap(k, "infrastructure.load.k8s")) {
+        r.CheckKeys(k, "infrastructure.load.k8s", kK8sKeys);
+        auto& o = i.load.k8s;
+        if (auto v = r.String(k->Get("image"), "infrastructure.load.k8s.image")) {
+          o.image = *v;
+          if (v->empty() || v->find_first_of(" \t\n\"") != std::string::npos)
+            r.Error(k->Get("image"), "", "infrastructure.load.k8s.image must be an image reference without spaces, got '" + *v + "'");
+        }
+        if (auto v = r.String(k->Get("namespace"), "infrastructure.load.k8s.namespace")) {
+          o.namespace_ = *v;
+          if (!IsDnsLabel(*v))
+            r.Error(k->Get("namespace"), "", "infrastructure.load.k8s.namespace must be a DNS label (a-z, 0-9, '-', at most 63), got '" + *v + "'");
+        }
+        for (auto [key, field] : {std::pair{"cpu", &o.cpu}, {"memory", &o.memory}, {"cpu_limit", &o.cpu_limit},
+                                  {"memory_limit", &o.memory_limit}}) {
+          const std::string path = std::string("infrastructure.load.k8s.") + key;
+          const Node* n = k->Get(key);
+          if (!n) continue;
+          // A bare number is a quantity too (cpu: 2).
+          auto v = n->kind == Node::kScalar ? std::optional<std::string>(n->scalar) : r.String(n, path);
+          if (!v) continue;
+          *field = *v;
+          if (!IsQuantity(*v))
+            r.Error(n, "", path + " must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi, got '" + *v + "'");
+        }
+        if (auto v = r.Number(k->Get("start_delay_s"), "infrastructure.load.k8s.start_delay_s")) {
+          o.start_delay_s = *v;
+          if (*v < 1 || *v > 86400)
+            r.Error(k->Get("start_delay_s"), "", "infrastructure.load.k8s.start_delay_s must be 1..86400, got " + FormatNumber(*v));
+        }
+      }
+      if (i.load.launcher == "k8s") {
+        // The pods connect from the cluster's network: a loopback or wildcard address is not one they can reach.
+        std::string host = SplitHostPort(i.load.advertise.empty() ? i.load.collector : i.load.advertise).first;
+        if (IsLoopbackOrAny(host))
+          r.Error(load->Get(i.load.advertise.empty() ? "launcher" : "advertise"), "",
+                  "infrastructure.load: the Kubernetes pods cannot reach the collector at '" + host +
+                      "': set collector to an address they can reach (e.g. collector: \"0.0.0.0:7000\" and "
+                      "advertise: \"<this host's address>:7000\")");
       }
     }
   }

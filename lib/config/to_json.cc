@@ -86,9 +86,18 @@ json ToJson(const ExperimentConfig& c) {
     infra["sim"] = {{"preset", i.sim.preset}, {"speed", i.sim.speed}, {"seed", i.sim.seed},
                     {"load_time_s", i.sim.load_time_s}, {"args", i.sim.args}};
   }
-  if (i.load.set)
+  if (i.load.set) {
     infra["load"] = {{"launcher", i.load.launcher}, {"tasks", OptJson(i.load.tasks)},
                      {"srun_args", i.load.srun_args}, {"collector", i.load.collector}};
+    if (!i.load.advertise.empty()) infra["load"]["advertise"] = i.load.advertise;
+    if (i.load.launcher == "k8s") {
+      const auto& k = i.load.k8s;
+      infra["load"]["k8s"] = {{"image", k.image}, {"namespace", k.namespace_}, {"cpu", k.cpu}, {"memory", k.memory},
+                              {"cpu_limit", k.cpu_limit.empty() ? k.cpu : k.cpu_limit},
+                              {"memory_limit", k.memory_limit.empty() ? k.memory : k.memory_limit},
+                              {"start_delay_s", k.start_delay_s}};
+    }
+  }
   const auto& g = c.metrics.goodput;
   json out = {
       {"name", c.name},

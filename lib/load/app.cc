@@ -1,11 +1,15 @@
 #include "lib/load/app.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <cstdlib>
 #include <cmath>
 #include <fstream>
@@ -16,6 +20,7 @@
 
 #include "lib/cli/exit_codes.h"
 #include "lib/collect/collector.h"
+#include "lib/collect/k8s.h"
 #include "lib/collect/launch.h"
 #include "lib/collect/report.h"
 #include "lib/config/config.h"
@@ -428,7 +433,7 @@ bool ResolveShard(const std::string& text, std::string* out, std::string* error)
 // The command line minus what the coordinator sets per shard.
 std::vector<std::string> ShardArgs(const std::vector<std::string>& args) {
   static const std::set<std::string> kPerShard = {"--workers", "--shard", "--start-at", "--report-to", "--run-id",
-                                                  "--iteration", "--t0-ns", "--t0-realtime-ns"};
+                                                  "--iteration", "--t0-ns", "--t0-realtime-ns", "--emit-dir"};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i].substr(0, args[i].find('='));
@@ -460,12 +465,48 @@ int64_t AutoWorkers(const Workload& w) {
 }
 
 struct Coordination {
-  std::string launcher = "local";  // local | slurm | external
+  std::string launcher = "local";  // local | slurm | k8s | external
   int64_t shards = 1;
   std::string collector = "127.0.0.1:0";  // where the collector listens
   std::vector<std::string> srun_args;
   double start_delay_s = 1;  // shards start their measured phase this long after launch
+  double connect_timeout_s = 120;  // a shard not connected by then is lost
+  // k8s: the manifest's settings, the files the pods need, where the manifest goes.
+  config::ExperimentConfig::Infrastructure::Load load;
+  std::vector<std::string> files;
+  std::string emit_dir = ".";
 };
+
+// k8s: writes the iteration's manifest to DIR/<run_id>.k8s.yaml (mode 0600: it holds the
+// token) and says how to apply it. "" on success, else why not.
+std::string EmitK8s(const Coordination& co, const std::string& run_id, const std::vector<std::string>& argv,
+                    const std::string& token, const std::string& report_to, int64_t start_at_ns) {
+  collect::K8sJob job{.run_id = run_id, .shards = static_cast<int>(co.shards), .load = co.load, .argv = argv,
+                      .token = token, .report_to = report_to, .files = co.files};
+  std::string error;
+  std::string yaml = collect::K8sManifest(job, &error);
+  if (yaml.empty()) return error;
+  const std::string path = (std::filesystem::path(co.emit_dir) / (run_id + ".k8s.yaml")).string();
+  // Whole or not at all: whoever watches the directory never applies half a manifest.
+  const std::string part = path + ".part";
+  int fd = open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot write " + part + ": " + std::strerror(errno);
+  bool ok = events::WriteAll(fd, yaml);
+  ok = close(fd) == 0 && ok;
+  if (!ok || std::rename(part.c_str(), path.c_str()) != 0) {
+    std::remove(part.c_str());
+    return "cannot write " + path;
+  }
+  time_t start = static_cast<time_t>(start_at_ns / 1'000'000'000);
+  char when[32];
+  strftime(when, sizeof when, "%H:%M:%S UTC", gmtime(&start));
+  // A warning: nothing happens until someone applies it, so the terminal display shows it.
+  std::fprintf(stderr,
+               "ib-load: warning: waiting for %lld Kubernetes shards of %s: run `kubectl apply -f %s` now; they "
+               "start at %s and report to %s (delete with `kubectl delete -f %s`)\n",
+               static_cast<long long>(co.shards), run_id.c_str(), path.c_str(), when, report_to.c_str(), path.c_str());
+  return "";
+}
 
 // The collector and launcher of a sharded run (docs/ib-load.md "Sharding"): per iteration, a
 // fresh token and collector, N shards started with --shard, --start-at and --report-to, their
@@ -481,26 +522,42 @@ int RunCoordinated(const Options& o, const std::vector<Plan>& plans, const Coord
   for (const Plan& p : plans) {
     const std::string run_id = o.run_id.empty() ? runid::Make(p.name, time(nullptr)) : o.run_id;
     const std::string token = collect::NewToken();
-    collect::Collector collector(
-        {.host = host, .port = port, .token = token, .shards = static_cast<int>(co.shards), .out_fd = out_fd});
-    if (!collector.Listen(&error)) {
-      std::fprintf(stderr, "ib-load: error: %s\n", error.c_str());
-      return exit_code::kFailed;
+    collect::Collector collector({.host = host, .port = port, .token = token, .shards = static_cast<int>(co.shards),
+                                  .out_fd = out_fd, .connect_timeout_s = co.connect_timeout_s});
+    if (!collector.Listen(&error)) {  // an address this machine does not have, or a port in use
+      std::fprintf(stderr, "ib-load: error: collector %s: %s\n", co.collector.c_str(), error.c_str());
+      return exit_code::kUsage;
     }
+    const std::string report_to =
+        co.launcher == "k8s" ? collect::AdvertisedAddress(co.load, host, collector.port()) : collector.address();
     std::vector<std::string> argv = {SelfExe()};
     for (auto& a : ShardArgs(o.args)) argv.push_back(a);
     if (!o.config_path.empty() && o.probe.empty()) argv.insert(argv.end(), {"--iteration", std::to_string(p.index)});
     // Same machine: the same CLOCK_MONOTONIC origin. Elsewhere: the origin as a wall-clock instant.
     int64_t t0_realtime = RealtimeNs() - (NowNs() - t0_ns);
     const int64_t delay = static_cast<int64_t>(co.start_delay_s * 1e9);
-    argv.insert(argv.end(), {"--run-id", run_id, "--report-to", collector.address()});
+    argv.insert(argv.end(), {"--run-id", run_id, "--report-to", report_to});
+    const int64_t start_at = RealtimeNs() + delay;
     if (co.launcher == "local")  // one machine, one CLOCK_MONOTONIC: exact
       argv.insert(argv.end(), {"--t0-ns", std::to_string(t0_ns), "--start-at", "mono:" + std::to_string(NowNs() + delay)});
     else
-      argv.insert(argv.end(), {"--t0-realtime-ns", std::to_string(t0_realtime), "--start-at",
-                               std::to_string(RealtimeNs() + delay)});
-    collect::Launch launch({.launcher = co.launcher, .argv = argv, .shards = static_cast<int>(co.shards),
-                            .token = token, .srun_args = co.srun_args});
+      argv.insert(argv.end(), {"--t0-realtime-ns", std::to_string(t0_realtime), "--start-at", std::to_string(start_at)});
+    if (co.launcher == "k8s" && &p == &plans.front()) {
+      const std::string& url = o.server_url;
+      if (url.find("://127.") != std::string::npos || url.find("://localhost") != std::string::npos ||
+          url.find("://[::1]") != std::string::npos)
+        std::fprintf(stderr, "ib-load: warning: the Kubernetes pods send their requests to %s, a loopback address: "
+                             "they reach it only if the server runs in each pod (give ib-run --server-url an "
+                             "address the pods can reach)\n", url.c_str());
+    }
+    if (co.launcher == "k8s") {  // the pods are started by whoever applies the manifest
+      if (std::string e = EmitK8s(co, run_id, argv, token, report_to, start_at); !e.empty()) {
+        std::fprintf(stderr, "ib-load: error: Kubernetes manifest: %s\n", e.c_str());
+        return exit_code::kUsage;
+      }
+    }
+    collect::Launch launch({.launcher = co.launcher == "k8s" ? "external" : co.launcher, .argv = argv,
+                            .shards = static_cast<int>(co.shards), .token = token, .srun_args = co.srun_args});
     if (!launch.Start(&error)) {
       std::fprintf(stderr, "ib-load: error: cannot start the shards: %s\n", error.c_str());
       return exit_code::kFailed;
@@ -546,6 +603,7 @@ int RunIbLoad(const Options& given, int out_fd) {
   for (const std::string& kv : o.meta)
     if (kv.find('=') == std::string::npos || kv.front() == '=') return Usage("--meta takes key=value (got '" + kv + "')");
   std::vector<Plan> plans;
+  std::vector<std::string> k8s_files;  // what a Kubernetes shard needs to load the config
   std::string error;
   if (!o.config_path.empty()) {
     config::LoadResult loaded = config::LoadExperiment(o.config_path);
@@ -553,6 +611,7 @@ int RunIbLoad(const Options& given, int out_fd) {
       for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.Format("ib-load").c_str());
       return exit_code::kUsage;
     }
+    k8s_files = collect::ConfigFiles(o.config_path, *loaded.config);
     std::vector<config::Iteration> iterations;
     if (!o.probe.empty()) {
       auto colon = o.probe.find(':');
@@ -609,6 +668,15 @@ int RunIbLoad(const Options& given, int out_fd) {
       co.shards = first.load.tasks.value_or(1);
       co.srun_args = first.load.srun_args;
       co.start_delay_s = 10;  // srun starts tasks in seconds, not milliseconds
+    } else if (first.load.launcher == "k8s" && o.workers.empty()) {
+      co.launcher = "k8s";
+      co.shards = first.load.tasks.value_or(1);
+      co.load = first.load;
+      co.files = k8s_files;
+      co.emit_dir = o.emit_dir.empty() ? "." : o.emit_dir;
+      // Someone applies the manifest, then pods are scheduled and images pulled: minutes.
+      co.start_delay_s = first.load.k8s.start_delay_s;
+      co.connect_timeout_s = co.start_delay_s + 60;
     } else if (first.workers && o.workers.empty()) {
       co.shards = *first.workers == 0 ? AutoWorkers(first.workload) : *first.workers;
     }

@@ -63,6 +63,8 @@ struct Options {
   std::string report_to;
   // "N" or "auto": run N local shard processes and collect them (lib/collect).
   std::string workers;
+  // infrastructure.load.launcher k8s: the directory the Job manifest is written to ("": ".").
+  std::string emit_dir;
   // The command line as given (argv[1..]): the shards a coordinator starts run it again.
   std::vector<std::string> args;
 };

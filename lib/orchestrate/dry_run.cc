@@ -103,6 +103,12 @@ int DryRun(const RunOptions& o, std::ostream& out, std::ostream& err) {
   }
   config::ExperimentConfig c = *loaded.config;
   if (!o.name.empty()) c.name = o.name;
+  if (!o.emit.empty()) {
+    if (std::string e = CheckEmit(o, c); !e.empty()) {
+      err << "ib-run: error: " << e << "\n";
+      return exit_code::kUsage;
+    }
+  }
   Describe(c, o, out);
   std::vector<config::Iteration> iterations;
   if (const auto& search = c.workload.search) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "lib/cli/exit_codes.h"
+#include "lib/collect/collector.h"
 #include "lib/config/config.h"
 #include "lib/events/events.h"
 #include "lib/events/stream.h"
@@ -672,6 +673,7 @@ std::vector<std::string> RunSession::LoadArgv(const config::Iteration& it,
   if (server_.pod_id) meta("pod_id", *server_.pod_id);
   if (server_.provider != "external") meta("gpu_type", config_.infrastructure.gpu_type);
   if (!only.empty()) argv.insert(argv.end(), {"--only-requests", only});
+  if (o_.emit == "k8s") argv.insert(argv.end(), {"--emit-dir", o_.emit_dir.empty() ? output_dir_ : o_.emit_dir});
   return argv;
 }
 
@@ -1231,11 +1233,38 @@ std::string DescribeResume(const RunOptions& o, const config::ExperimentConfig& 
   return out;
 }
 
+std::string CheckEmit(const RunOptions& o, const config::ExperimentConfig& c) {
+  const auto& load = c.infrastructure.load;
+  if (!o.emit.empty() && o.emit != "k8s") return "--emit takes k8s (got '" + o.emit + "')";
+  if (o.emit.empty() && load.launcher == "k8s")
+    return c.source_file + ": infrastructure.load.launcher is k8s: add --emit k8s (ib-run writes the Job manifest "
+           "for you to apply with kubectl, then collects the pods)";
+  if (o.emit.empty()) return o.emit_dir.empty() ? "" : "--emit-dir needs --emit k8s";
+  if (load.launcher != "k8s")
+    return "--emit k8s needs infrastructure.load.launcher: k8s in " + c.source_file +
+           " (with tasks, collector and advertise: docs/ib-load.md \"Running shards on Kubernetes\")";
+  std::string dir = o.emit_dir.empty() ? (o.output_dir.empty() ? c.metrics.output_dir : o.output_dir) : o.emit_dir;
+  std::error_code ec;
+  if (!o.emit_dir.empty() && (!fs::is_directory(dir, ec) || access(dir.c_str(), W_OK) != 0))
+    return "--emit-dir " + dir + " is not a writable directory";
+  // The collector's address must be one this machine has: found now, not after the server is up.
+  std::string host, error;
+  int port = 0;
+  if (!collect::SplitAddress(load.collector, &host, &port, &error)) return "infrastructure.load.collector: " + error;
+  collect::Collector probe({.host = host, .port = port, .token = collect::NewToken()});
+  if (!probe.Listen(&error)) return "infrastructure.load.collector " + load.collector + ": " + error;
+  return "";
+}
+
 int Run(const RunOptions& options) {
   std::ostringstream err;
   auto config = LoadOrReport(options, err);
   if (!config) {
     events::WriteAll(options.err_fd, err.str());
+    return exit_code::kUsage;
+  }
+  if (std::string e = CheckEmit(options, *config); !e.empty()) {
+    events::WriteAll(options.err_fd, "ib-run: error: " + e + "\n");
     return exit_code::kUsage;
   }
   // The cost gate (the original's rule, on the whole experiment's estimate): a paid pod needs a

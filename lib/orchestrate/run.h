@@ -38,6 +38,10 @@ struct RunOptions {
   bool fresh_server = false;  // local: restart ib-sim between iterations (cold prefix cache)
   bool flush_cache = false;   // ask the server to drop its prefix cache between iterations
   bool dry_run = false;
+  // --emit k8s: write the Kubernetes Job manifest of the shards (infrastructure.load.launcher
+  // k8s) into emit_dir (default: the results directory) and collect the pods that connect.
+  std::string emit;
+  std::string emit_dir;
   int out_fd = STDOUT_FILENO;
   int err_fd = STDERR_FILENO;
   bool write_stream = true;  // NDJSON to out_fd
@@ -52,6 +56,9 @@ int Run(const RunOptions& options);
 // --dry-run: prints the resolved config, the iterations, the request counts and (runpod) the
 // cost estimate to out; diagnostics to err. 0, or 2 for an invalid config.
 int DryRun(const RunOptions& options, std::ostream& out, std::ostream& err);
+// --emit and infrastructure.load.launcher k8s agree, the manifest directory is writable and
+// the collector can bind its address: "" when so, else the error (exit 2).
+std::string CheckEmit(const RunOptions& options, const config::ExperimentConfig& config);
 // --dry-run --resume: what the resume would send ("Resume: RUN: iteration i/n (name) sends the
 // K of N requests not finished"), or "" with *error set when it cannot be resumed.
 std::string DescribeResume(const RunOptions& options, const config::ExperimentConfig& config,

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   flags.Int("t0-realtime-ns", &o.t0_realtime_ns, "run clock origin as CLOCK_REALTIME ns (shards on other machines)");
   flags.String("report-to", &o.report_to, "HOST:PORT: stream the events to this collector (token in $IB_REPORT_TOKEN)");
   flags.String("workers", &o.workers, "N | auto: run N local shard processes and merge their streams");
+  flags.String("emit-dir", &o.emit_dir, "DIR: infrastructure.load.launcher k8s: write the Job manifest here (default .)");
   flags.Epilog(
       "Example:\n  ib-load --server-url http://127.0.0.1:8000 --model m --workload concurrent --concurrency 8 "
       "--count 64 | ib-aggregate\n"

@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   flags.String("output-dir", &o.output_dir, "results directory (default: the config's metrics.output_dir)");
   flags.String("fifo", &o.fifo_path, "also copy the stream into this named FIFO (created if missing)");
   flags.Double("health-timeout-s", &o.health_timeout_s, "give up on /health after this long (default 600; local: load time + 120)");
+  flags.String("emit", &o.emit, "k8s: write the Kubernetes Indexed Job manifest of the load shards "
+                                "(infrastructure.load.launcher k8s), print how to apply it, then collect the pods");
+  flags.String("emit-dir", &o.emit_dir, "with --emit: write the manifests here (default: the results directory)");
   flags.Bool("progress", &progress, "show the progress display on stderr even when stdout is piped");
   flags.Bool("quiet", &quiet, "no progress display");
   flags.Bool("ndjson", &ndjson, "write the NDJSON stream even when stdout is a terminal");
