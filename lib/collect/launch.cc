@@ -80,6 +80,10 @@ void Launch::Tick(Collector& collector) {
     forwarded_ = load::Interrupts();
     for (std::size_t i = 0; i < pids_.size(); ++i)
       if (exit_[i] < 0) kill(pids_[i], SIGTERM);  // the shards drain and report, as one ib-load does
+    // Shards started elsewhere (a Kubernetes Job) cannot be signalled from here: the ones not yet
+    // connected are not waited for; the connected ones still report what they sent.
+    if (o_.launcher == "external")
+      for (int k = 0; k < o_.shards; ++k) collector.DeclareLost(k, "interrupted before this shard connected");
   }
   for (std::size_t i = 0; i < pids_.size(); ++i) {
     if (exit_[i] >= 0) continue;

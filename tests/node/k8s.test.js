@@ -211,3 +211,22 @@ test('ib-run --emit k8s refuses what cannot work, before starting anything (exit
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('Ctrl-C while ib-run waits for the pods: the shards not connected are given up, exit 130', { timeout: 120000 }, async () => {
+  const ip = hostAddress();
+  assert.ok(ip, 'this test needs a non-loopback IPv4 address on this machine');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-k8s-int-'));
+  const config = path.join(dir, 'four.yaml');
+  fs.writeFileSync(config, `extends: "${path.join(ROOT, 'tests', 'k8s', 'four.yaml')}"
+infrastructure: {load: {advertise: "${ip}", k8s: {start_delay_s: 600}}}
+metrics: {output_dir: "${path.join(dir, 'results')}"}
+`);
+  const ibRun = run(IB_RUN, [config, '--emit', 'k8s', '--ndjson', '--quiet']);
+  await waitFor(() => fs.existsSync(path.join(dir, 'results')) &&
+    fs.readdirSync(path.join(dir, 'results')).some((f) => f.endsWith('.k8s.yaml')), 'the manifest');
+  ibRun.child.kill('SIGINT');
+  const r = await ibRun.done;
+  assert.equal(r.code, 130, r.stderr);
+  for (let k = 0; k < 4; k++) assert.match(r.stdout, new RegExp(`shard ${k} lost: interrupted before this shard connected`));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
