@@ -155,10 +155,20 @@
   // otherwise blank a chart silently). The node tests check it against the real ib-dash.
   const REQUEST_FIELDS = ['request_index', 'warmup', 'error', 'start_ms', 'end_ms', 'started_at',
     'ttft_ms', 'e2e_latency_ms', 'completion_tokens', 'inter_token_latencies_ms', 'client_queue_ms'];
+  // The summary payload's figures summaryCards reads (lib/events/payloads.h, served beside the
+  // request fields; its latency blocks are the results file's, docs/results-format.md). Named
+  // "summary.<field>" when missing; a server without the summary list is not checked for them.
+  const SUMMARY_FIELDS = ['total_requests', 'successful_requests', 'failed_requests', 'total_duration_s',
+    'requests_per_second', 'tokens_per_second'];
   function checkSchema(schema) {
-    const fields = schema && Array.isArray(schema.request_complete) ? schema.request_complete : [];
-    const have = new Set(fields.map((f) => f && f.name));
-    return REQUEST_FIELDS.filter((name) => !have.has(name));
+    const names = (list) => new Set((Array.isArray(list) ? list : []).map((f) => f && f.name));
+    const have = names(schema && schema.request_complete);
+    const missing = REQUEST_FIELDS.filter((name) => !have.has(name));
+    if (schema && Array.isArray(schema.summary)) {
+      const summary = names(schema.summary);
+      for (const name of SUMMARY_FIELDS) if (!summary.has(name)) missing.push(`summary.${name}`);
+    }
+    return missing;
   }
 
   // A whole results file (either tool's) → run model.
@@ -496,7 +506,7 @@
     num, newRun, addGpuSample, setServerLatency, serverOnBins, serverGapLines, addRequest, runFromResults, eventData, quantile, niceStep, binsFor,
     histogram, rollingThroughput, offeredRate, downsample, timeline, fmtMs, fmtNum, fmtPct, fmtTps, fmtDuration,
     fmtPcts, summaryCards, compareTable, parseResultsText,
-    REQUEST_FIELDS, checkSchema,
+    REQUEST_FIELDS, SUMMARY_FIELDS, checkSchema,
   };
   if (typeof module !== 'undefined' && module.exports) module.exports = api;
   else root.IbModel = api;

@@ -81,9 +81,20 @@ std::string_view LineType(std::string_view line) {
 // A worker busy this share of the measured time or more was saturated (docs/ib-load.md).
 constexpr double kBottleneckCpuShare = 0.9;
 
-double NumberOr(const json& j, const char* key, double otherwise) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return otherwise;
-  return j[key].get<double>();
+// A shard's own figures as one entry of the merged client.shards[] (keys it did not know kept).
+events::ProcessFigures OwnFigures(const events::ClientFigures& c) {
+  events::ProcessFigures p;
+  std::string error;
+  events::FromJson(events::ToJson(c), &p, &error);
+  return p;
+}
+
+template <typename T>
+void Sum(std::optional<T>& into, const std::optional<T>& v) {
+  if (v) into = into.value_or(T{}) + *v;
+}
+void Max(std::optional<double>& into, const std::optional<double>& v) {
+  if (v) into = std::max(into.value_or(0.0), *v);
 }
 
 }  // namespace
@@ -265,15 +276,13 @@ void Collector::HandleLine(Conn& c, std::string_view line) {
   if (phase->phase == events::phase::kExecution) {
     if (execution_sent_) return;  // every shard sends the same; one is forwarded
     execution_sent_ = true;
-    events::Phase e = *phase;
-    if (e.data.is_object()) {
-      e.data.erase("shard");
-      e.data["shards"] = o_.shards;
-    }
-    WriteLine(events::Serialize(events::Event(e)));
+    events::Execution e = events::ExecutionOf(*phase);
+    e.shard.reset();
+    e.shards = o_.shards;
+    WriteLine(events::Serialize(events::Phase{phase->run_id, events::phase::kExecution, events::ToJson(e)}));
   } else if (phase->phase == events::phase::kIterationDone) {
     c.done_seen = true;
-    s.done = phase->data;
+    s.done = events::IterationDoneOf(*phase);
   } else {
     WriteLine(std::string(line));
   }
@@ -317,63 +326,68 @@ void Collector::ReadFrom(Conn& c) {
 }
 
 void Collector::Finish() {
-  json requests = {{"sent", 0}, {"succeeded", 0}, {"failed", 0}};
-  json client = json::object();
-  json per_shard = json::array();
+  events::RequestCounts requests{.sent = 0, .succeeded = 0, .failed = 0};
+  events::ClientFigures client;
+  std::vector<events::ShardFigures> per_shard;
   bool all_completed = true;
   std::string other_reason;
   double elapsed = 0, worst_offset = 0;
   int iteration = 0, total = 0;
   for (const ShardState& s : r_.shards) {
-    const json& d = s.done;
-    json one = {{"shard", s.k}, {"clock_offset_ms", s.clock_offset_ms}, {"round_trip_ms", s.round_trip_ms}};
+    events::ShardFigures one;
+    one.shard = s.k;
+    one.clock_offset_ms = s.clock_offset_ms;
+    one.round_trip_ms = s.round_trip_ms;
     worst_offset = std::max(worst_offset, std::abs(s.clock_offset_ms));
     if (s.lost) {
       all_completed = false;
-      one["lost"] = s.lost_reason;
+      one.lost = s.lost_reason;
     }
-    if (d.is_object()) {
-      if (!(d.contains("completed") && d["completed"].is_boolean() && d["completed"].get<bool>())) {
+    if (s.done) {
+      const events::IterationDone& d = *s.done;
+      const bool completed = d.completed && std::holds_alternative<bool>(*d.completed) && std::get<bool>(*d.completed);
+      if (!completed) {
         all_completed = false;
-        if (other_reason.empty()) other_reason = "shard " + std::to_string(s.k) + ": " + d.value("reason", std::string("not completed"));
+        if (other_reason.empty()) other_reason = "shard " + std::to_string(s.k) + ": " + d.reason.value_or("not completed");
       }
-      elapsed = std::max(elapsed, NumberOr(d, "elapsed_s", 0));
-      iteration = std::max(iteration, static_cast<int>(NumberOr(d, "iteration", 0)));
-      total = std::max(total, static_cast<int>(NumberOr(d, "total", 0)));
-      if (d.contains("requests"))
-        for (const char* key : {"sent", "succeeded", "failed"})
-          requests[key] = requests[key].get<int64_t>() + static_cast<int64_t>(NumberOr(d["requests"], key, 0));
-      if (d.contains("client") && d["client"].is_object()) {
-        const json& c = d["client"];
-        for (const char* key : {"cpu_s", "sse_events", "bytes", "loop_passes", "loop_stalls"})
-          if (c.contains(key) && c[key].is_number())
-            client[key] = (client.contains(key) ? client[key].get<double>() : 0.0) + c[key].get<double>();
-        for (const char* key : {"max_rss_mb", "max_loop_pass_ms"})
-          if (c.contains(key) && c[key].is_number())
-            client[key] = std::max(client.contains(key) ? client[key].get<double>() : 0.0, c[key].get<double>());
-        one["client"] = c;
-        double e = NumberOr(d, "elapsed_s", 0);
+      elapsed = std::max(elapsed, d.elapsed_s.value_or(0));
+      iteration = std::max(iteration, d.iteration.value_or(0));
+      total = std::max(total, d.total.value_or(0));
+      if (d.requests) {
+        Sum(requests.sent, d.requests->sent);
+        Sum(requests.succeeded, d.requests->succeeded);
+        Sum(requests.failed, d.requests->failed);
+      }
+      if (d.client) {
+        const events::ClientFigures& c = *d.client;
+        Sum(client.cpu_s, c.cpu_s);
+        Sum(client.sse_events, c.sse_events);
+        Sum(client.bytes, c.bytes);
+        Sum(client.loop_passes, c.loop_passes);
+        Sum(client.loop_stalls, c.loop_stalls);
+        Max(client.max_rss_mb, c.max_rss_mb);
+        Max(client.max_loop_pass_ms, c.max_loop_pass_ms);
+        one.client = OwnFigures(c);
+        double e = d.elapsed_s.value_or(0);
         // CPU share of its core: the figure that says whether this worker kept up.
-        if (e > 0 && c.contains("cpu_s") && c["cpu_s"].is_number()) one["cpu_share"] = c["cpu_s"].get<double>() / e;
+        if (e > 0 && c.cpu_s) one.cpu_share = *c.cpu_s / e;
       }
     }
     per_shard.push_back(std::move(one));
   }
-  if (client.contains("cpu_s") && client.contains("sse_events") && client["sse_events"].get<double>() > 0)
-    client["cpu_us_per_sse_event"] = client["cpu_s"].get<double>() * 1e6 / client["sse_events"].get<double>();
-  for (const char* key : {"sse_events", "bytes", "loop_passes", "loop_stalls"})
-    if (client.contains(key)) client[key] = static_cast<int64_t>(client[key].get<double>());
+  if (client.cpu_s && client.sse_events && *client.sse_events > 0)
+    client.cpu_us_per_sse_event = *client.cpu_s * 1e6 / static_cast<double>(*client.sse_events);
   // The client self-check: a worker whose event loop used most of its core could not keep up,
   // and its requests' timings carry its own delays.
-  json bottleneck = json::array();
-  for (const json& one : per_shard)
-    if (one.contains("cpu_share") && one["cpu_share"].get<double>() >= kBottleneckCpuShare) bottleneck.push_back(one["shard"]);
-  for (const json& k : bottleneck)
-    Warn("worker " + k.dump() + " was the bottleneck: its event loop used " +
-         std::to_string(static_cast<int>(per_shard[k.get<std::size_t>()]["cpu_share"].get<double>() * 100)) +
+  std::vector<int> bottleneck;
+  for (const events::ShardFigures& one : per_shard)
+    if (one.cpu_share && *one.cpu_share >= kBottleneckCpuShare) bottleneck.push_back(one.shard.value_or(0));
+  for (int k : bottleneck)
+    Warn("worker " + std::to_string(k) + " was the bottleneck: its event loop used " +
+         std::to_string(static_cast<int>(per_shard[static_cast<std::size_t>(k)].cpu_share.value_or(0) * 100)) +
          "% of a core; add workers (client.shards has each one's figures)");
-  client["bottleneck_shards"] = bottleneck;
-  client["shards"] = per_shard;
+  client.bottleneck_shards = bottleneck;
+  client.shards = std::move(per_shard);
   std::vector<int> lost = r_.lost();
   std::string reason = "finished";
   if (!lost.empty()) {
@@ -384,19 +398,20 @@ void Collector::Finish() {
   } else if (!other_reason.empty()) {
     reason = other_reason;
   }
-  json data = {{"completed", all_completed},
-               {"reason", reason},
-               {"elapsed_s", elapsed},
-               {"requests", requests},
-               {"client", client},
-               {"shards", o_.shards},
-               {"lost_shards", lost},
-               {"clock_offset_max_ms", worst_offset}};
-  if (iteration > 0) data["iteration"] = iteration;
-  if (total > 0) data["total"] = total;
+  events::IterationDone data;
+  data.completed = all_completed;
+  data.reason = reason;
+  data.elapsed_s = elapsed;
+  data.requests = requests;
+  data.client = std::move(client);
+  data.shards = o_.shards;
+  data.lost_shards = lost;
+  data.clock_offset_max_ms = worst_offset;
+  if (iteration > 0) data.iteration = iteration;
+  if (total > 0) data.total = total;
   r_.merged_done = data;
   if (r_.run_id.empty()) return;  // no shard said anything: there is no run to end
-  WriteLine(events::Serialize(events::Event(events::Phase{r_.run_id, events::phase::kIterationDone, data})));
+  WriteLine(events::Serialize(events::Phase{r_.run_id, events::phase::kIterationDone, events::ToJson(data)}));
 }
 
 Result Collector::Run(const Tick& tick) {

@@ -31,6 +31,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/events/events.h"
+
 namespace ib::collect {
 
 struct Options {
@@ -50,7 +52,7 @@ struct ShardState {
   std::string lost_reason;
   std::string peer;
   double clock_offset_ms = 0, round_trip_ms = 0;
-  nlohmann::json done;  // its iteration_done data
+  std::optional<events::IterationDone> done;  // its iteration_done
   int64_t lines = 0;
 };
 
@@ -60,7 +62,7 @@ struct Result {
   bool output_closed = false;  // the merged stream's reader went away
   bool interrupted = false;
   std::string run_id;
-  nlohmann::json merged_done;  // the iteration_done written (null if none could be)
+  std::optional<events::IterationDone> merged_done;  // the iteration_done written (unset if none could be)
   std::vector<int> lost() const;
 };
 

@@ -247,9 +247,13 @@ HttpReply Dashboard::ApiGet(std::string_view path) {
   }
   if (path == "/api/stats") return {200, "application/json", hub_.Stats().dump()};
   if (path == "/api/schema") {
-    // The event fields the page reads, from lib/events' one definition (request_fields.h).
-    static const std::string kSchema =
-        nlohmann::json{{"request_complete", events::RequestCompleteSchema()}}.dump();
+    // The event fields the page reads, from lib/events' one definition (request_fields.h, and
+    // payloads.h for execution / iteration_done / summary).
+    static const std::string kSchema = [] {
+      nlohmann::json schema = events::PayloadSchemas();
+      schema["request_complete"] = events::RequestCompleteSchema();
+      return schema.dump();
+    }();
     return {200, "application/json", kSchema};
   }
   if (path == "/api/queue") {

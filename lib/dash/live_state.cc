@@ -63,7 +63,10 @@ std::string PhaseLabel(const std::string& phase) {
 
 events::Log LiveState::PhaseLog(const events::Phase& phase, const std::string& timestamp) {
   const json& d = phase.data;
-  std::string reason = d.contains("reason") && d["reason"].is_string() ? d["reason"].get<std::string>() : "";
+  std::string reason = phase.phase == events::phase::kIterationDone
+                           ? events::IterationDoneOf(phase).reason.value_or("")
+                       : d.contains("reason") && d["reason"].is_string() ? d["reason"].get<std::string>()
+                                                                         : "";
   bool stopped = phase.phase == events::phase::kFailed && reason == "interrupted";
   std::string message = stopped ? "stopped (interrupted)" : phase.phase + (reason.empty() ? "" : ": " + reason);
   if (d.contains("result_path") && d["result_path"].is_string()) {
@@ -127,28 +130,40 @@ void LiveState::ApplyPhase(const events::Phase& phase) {
   run["phase"] = phase.phase;
   run["phase_label"] = PhaseLabel(phase.phase);
   if (int index = PhaseIndex(phase.phase); index > 0) run["phase_index"] = index;
-  const json& d = phase.data;
+  // execution's payload is typed (lib/events/payloads.h); the other phases' data is free-form.
+  const bool execution = phase.phase == p::kExecution;
+  const events::Execution e = execution ? events::ExecutionOf(phase) : events::Execution{};
+  const json& d = execution ? e.rest : phase.data;
+  auto put = [&run](const char* key, json v) {
+    if (!v.is_null()) run[key] = std::move(v);
+  };
   for (const char* key : {"framework", "model", "gpu_type", "gpu_count", "total_requests"}) {
     CopyKey(d, key, run);
   }
-  if (d.contains("metadata")) {
-    for (const char* key : {"framework", "model", "gpu_type", "gpu_count"}) {
-      CopyKey(d["metadata"], key, run);
-    }
+  if (execution) {
+    put("framework", e.framework ? json(*e.framework) : json());
+    put("model", e.model ? json(*e.model) : json());
+    put("total_requests", e.total_requests ? json(*e.total_requests) : json());
   }
+  const json& meta = execution ? e.metadata.value_or(json()) : d.contains("metadata") ? d["metadata"] : json();
+  for (const char* key : {"framework", "model", "gpu_type", "gpu_count"}) CopyKey(meta, key, run);
   // A run without a run id of the usual shape (a foreign stream) takes the config's name.
-  if (run["name"] == experiment_run_id_ && d.contains("experiment") && d["experiment"].is_object()) {
-    CopyKey(d["experiment"], "name", run);
-  }
-  if (phase.phase == p::kSweepIteration || phase.phase == p::kExecution) {
+  const json& experiment = execution ? e.experiment.value_or(json()) : d.contains("experiment") ? d["experiment"] : json();
+  if (run["name"] == experiment_run_id_ && experiment.is_object()) CopyKey(experiment, "name", run);
+  if (phase.phase == p::kSweepIteration) {
     CopyKey(d, "iteration", run);
     if (d.contains("total") && !d["total"].is_null()) run["iteration_total"] = d["total"];
-    if (phase.phase == p::kSweepIteration && d.contains("name") && d["name"].is_string()) {
-      run["iteration_name"] = d["name"];
-    }
+    if (d.contains("name") && d["name"].is_string()) run["iteration_name"] = d["name"];
     run["reason"] = nullptr;  // the previous iteration's "finished" is not this one's
+  } else if (execution) {
+    put("iteration", e.iteration ? json(*e.iteration) : json());
+    if (e.total) run["iteration_total"] = *e.total;
+    run["reason"] = nullptr;
   }
-  if (phase.phase == p::kIterationDone || phase.phase == p::kFailed) {
+  if (phase.phase == p::kIterationDone) {
+    const auto reason = events::IterationDoneOf(phase).reason;
+    run["reason"] = reason ? json(*reason) : json(nullptr);
+  } else if (phase.phase == p::kFailed) {
     run["reason"] = d.contains("reason") && d["reason"].is_string() ? d["reason"] : json(nullptr);
   }
   if (phase.phase == p::kDone || phase.phase == p::kFailed) {

@@ -189,10 +189,7 @@ void StreamRecorder::Save(std::vector<results::RunRecord> runs,
       std::lock_guard lock(mu_);
       summarized_.insert(run.run_id);
     }
-    nlohmann::json data = run.summary;
-    data["result_path"] = path;
-    data["status"] = run.status;
-    publish_(events::Summary{run.run_id, data});
+    publish_(results::SavedRunSummary(run, run.run_id, path));
     publish_(events::MakeLog(run.run_id, "info",
                              "saved " + path + " (" + run.status +
                                  (run.stop_reason.empty() ? "" : ": " + run.stop_reason) + ")",

@@ -25,6 +25,7 @@ struct Fields {
   const json& obj;
   std::string* error;
   std::string where;
+  std::string path;  // payloads: the object's path ("data.client"), for nested objects' messages
 
   void Fail(const std::string& message) {
     if (error->empty()) *error = where + message;
@@ -76,7 +77,8 @@ struct Fields {
     if (v->is_number_integer()) return v->get<int64_t>();
     if (v->is_number_float()) {
       double d = v->get<double>();
-      if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+      // (outside +-2^63 the conversion would be undefined behaviour)
+      if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.2e18) return static_cast<int64_t>(d);
     }
     Fail(std::string("field \"") + key + "\" must be an integer or null");
     return std::nullopt;
@@ -123,6 +125,10 @@ ParseResult Fail(std::string message) {
   return r;
 }
 
+// execution and iteration_done carry typed payloads (payloads.h): checked here, so a reader
+// never meets a field of the wrong type.
+bool CheckPhasePayload(const Phase& p, std::string* error);
+
 ParseResult ParsePhase(const json& j, int version) {
   std::string error;
   Fields f{j, &error, "phase: "};
@@ -131,6 +137,7 @@ ParseResult ParsePhase(const json& j, int version) {
   p.phase = f.String("phase", true);
   p.data = f.Object("data");
   if (error.empty() && !IsKnownPhase(p.phase)) error = "phase: unknown phase \"" + p.phase + "\"";
+  if (error.empty()) CheckPhasePayload(p, &error);
   (void)version;
   if (!error.empty()) return Fail(error);
   return {p, ""};
@@ -234,7 +241,13 @@ void ReadField(Fields& f, const char* key, int, int* out) {
   *out = static_cast<int>(f.OptInt(key).value_or(0));
 }
 void ReadField(Fields& f, const char* key, int, std::optional<int>* out) {
-  if (auto v = f.OptInt(key)) *out = static_cast<int>(*v);
+  if (auto v = f.OptInt(key)) {
+    if (*v < INT32_MIN || *v > INT32_MAX) {
+      f.Fail(std::string("field \"") + key + "\" is out of range");
+      return;
+    }
+    *out = static_cast<int>(*v);
+  }
 }
 void ReadField(Fields& f, const char* key, int, std::optional<int64_t>* out) { *out = f.OptInt(key); }
 void ReadField(Fields& f, const char* key, int, bool* out) { *out = f.Bool(key); }
@@ -311,6 +324,164 @@ template <> constexpr const char* kSchemaType<std::optional<std::vector<double>>
 template <typename T> constexpr bool kNullable = false;
 template <typename T> constexpr bool kNullable<std::optional<T>> = true;
 
+
+// ---- Typed payloads (payloads.h) ----
+
+void ReadField(Fields& f, const char* key, int, std::optional<bool>* out) {
+  const json* v = f.Find(key);
+  if (v == nullptr || v->is_null()) return;
+  if (!v->is_boolean()) return f.Fail(std::string("field \"") + key + "\" must be true or false");
+  *out = v->get<bool>();
+}
+void ReadField(Fields& f, const char* key, int, std::optional<json>* out) {
+  const json* v = f.Find(key);
+  if (v == nullptr || v->is_null()) return;
+  if (!v->is_object()) return f.Fail(std::string("field \"") + key + "\" must be an object");
+  *out = *v;
+}
+void ReadField(Fields& f, const char* key, int, std::optional<std::vector<int>>* out) {
+  const json* v = f.Find(key);
+  if (v == nullptr || v->is_null()) return;
+  std::vector<int> list;
+  bool ok = v->is_array();
+  for (std::size_t i = 0; ok && i < v->size(); ++i) {
+    const json& x = (*v)[i];
+    ok = x.is_number_integer() && x.get<int64_t>() >= INT32_MIN && x.get<int64_t>() <= INT32_MAX;
+    if (ok) list.push_back(static_cast<int>(x.get<int64_t>()));
+  }
+  if (!ok) return f.Fail(std::string("field \"") + key + "\" must be an array of integers");
+  *out = std::move(list);
+}
+void ReadField(Fields& f, const char* key, int, std::optional<BoolOrCount>* out) {
+  const json* v = f.Find(key);
+  if (v == nullptr || v->is_null()) return;
+  if (v->is_boolean()) {
+    *out = v->get<bool>();
+  } else if (v->is_number()) {
+    *out = f.OptInt(key).value_or(0);
+  } else {
+    f.Fail(std::string("field \"") + key + "\" must be true, false or a count");
+  }
+}
+void PutField(json& d, const char* key, int flags, const std::optional<BoolOrCount>& v) {
+  if (!v) {
+    if (!(flags & field::kOmitNull)) d[key] = nullptr;
+    return;
+  }
+  d[key] = std::holds_alternative<bool>(*v) ? json(std::get<bool>(*v)) : json(std::get<int64_t>(*v));
+}
+
+// Reads the keys a payload list names into *out and every other key into out->rest.
+// `path` names the object in messages ("data.client").
+#define IB_PAYLOAD_NAME(type, name, flags, doc) #name,
+#define IB_PAYLOAD_READ(type, name, flags, doc) ReadField(f, #name, flags, &out->name);
+#define IB_PAYLOAD_PUT(type, name, flags, doc) PutField(j, #name, flags, v.name);
+#define IB_PAYLOAD_IMPL(Name, FIELDS)                                                        \
+  bool ReadPayload(const json& j, Name* out, std::string* error, const std::string& path) {  \
+    if (!j.is_object()) {                                                                    \
+      if (error->empty()) *error = (path.empty() ? "payload" : path) + " must be an object"; \
+      return false;                                                                          \
+    }                                                                                        \
+    static const std::array kNames = {FIELDS(IB_PAYLOAD_NAME)};                              \
+    const std::size_t before = error->size();                                                \
+    Fields f{j, error, path.empty() ? "" : path + ": "};                                    \
+    f.path = path;                                                                           \
+    FIELDS(IB_PAYLOAD_READ)                                                                  \
+    for (auto it = j.begin(); it != j.end(); ++it) {                                         \
+      if (std::find(kNames.begin(), kNames.end(), std::string_view(it.key())) == kNames.end()) \
+        out->rest[it.key()] = it.value();                                                    \
+    }                                                                                        \
+    return error->size() == before;                                                          \
+  }                                                                                          \
+  json WritePayload(const Name& v) {                                                         \
+    json j = v.rest.is_object() ? v.rest : json::object();                                  \
+    FIELDS(IB_PAYLOAD_PUT)                                                                   \
+    return j;                                                                                \
+  }                                                                                          \
+  void ReadField(Fields& f, const char* key, int, std::optional<Name>* out) {                \
+    const json* v = f.Find(key);                                                             \
+    if (v == nullptr || v->is_null()) return;                                                \
+    Name x;                                                                                  \
+    if (ReadPayload(*v, &x, f.error, f.path.empty() ? key : f.path + "." + key)) *out = std::move(x); \
+  }                                                                                          \
+  void PutField(json& d, const char* key, int flags, const std::optional<Name>& v) {         \
+    if (!v) {                                                                                \
+      if (!(flags & field::kOmitNull)) d[key] = nullptr;                                     \
+      return;                                                                                \
+    }                                                                                        \
+    d[key] = WritePayload(*v);                                                               \
+  }
+
+IB_PAYLOAD_IMPL(ShardPosition, IB_SHARD_POSITION_FIELDS)
+IB_PAYLOAD_IMPL(Execution, IB_EXECUTION_FIELDS)
+IB_PAYLOAD_IMPL(RequestCounts, IB_REQUEST_COUNTS_FIELDS)
+IB_PAYLOAD_IMPL(ProcessFigures, IB_PROCESS_FIGURES_FIELDS)
+IB_PAYLOAD_IMPL(ShardFigures, IB_SHARD_FIGURES_FIELDS)
+
+void ReadField(Fields& f, const char* key, int, std::optional<std::vector<ShardFigures>>* out) {
+  const json* v = f.Find(key);
+  if (v == nullptr || v->is_null()) return;
+  if (!v->is_array()) return f.Fail(std::string("field \"") + key + "\" must be an array of objects");
+  std::vector<ShardFigures> list;
+  const std::string at = f.path.empty() ? key : f.path + "." + key;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    ShardFigures x;
+    if (!ReadPayload((*v)[i], &x, f.error, at + "[" + std::to_string(i) + "]")) return;
+    list.push_back(std::move(x));
+  }
+  *out = std::move(list);
+}
+void PutField(json& d, const char* key, int flags, const std::optional<std::vector<ShardFigures>>& v) {
+  if (!v) {
+    if (!(flags & field::kOmitNull)) d[key] = nullptr;
+    return;
+  }
+  json a = json::array();
+  for (const auto& x : *v) a.push_back(WritePayload(x));
+  d[key] = std::move(a);
+}
+
+IB_PAYLOAD_IMPL(ClientFigures, IB_CLIENT_FIGURES_FIELDS)
+IB_PAYLOAD_IMPL(IterationDone, IB_ITERATION_DONE_FIELDS)
+IB_PAYLOAD_IMPL(SummaryData, IB_SUMMARY_FIELDS)
+#undef IB_PAYLOAD_IMPL
+#undef IB_PAYLOAD_READ
+#undef IB_PAYLOAD_PUT
+
+bool CheckPhasePayload(const Phase& p, std::string* error) {
+  if (p.phase == phase::kExecution) {
+    Execution x;
+    return ReadPayload(p.data, &x, error, "phase execution: data");
+  }
+  if (p.phase == phase::kIterationDone) {
+    IterationDone x;
+    return ReadPayload(p.data, &x, error, "phase iteration_done: data");
+  }
+  return true;
+}
+
+template <> constexpr const char* kSchemaType<std::optional<bool>> = "boolean";
+template <> constexpr const char* kSchemaType<std::optional<json>> = "object";
+template <> constexpr const char* kSchemaType<std::optional<std::vector<int>>> = "integer[]";
+template <> constexpr const char* kSchemaType<std::optional<BoolOrCount>> = "boolean|integer";
+template <> constexpr const char* kSchemaType<std::optional<ShardPosition>> = "object";
+template <> constexpr const char* kSchemaType<std::optional<RequestCounts>> = "object";
+template <> constexpr const char* kSchemaType<std::optional<ProcessFigures>> = "object";
+template <> constexpr const char* kSchemaType<std::optional<ClientFigures>> = "object";
+template <> constexpr const char* kSchemaType<std::optional<std::vector<ShardFigures>>> = "object[]";
+
+#define IB_PAYLOAD_SCHEMA(type, name, flags, doc)                                            \
+  list.push_back({{"name", #name},                                                           \
+                  {"type", kSchemaType<type>},                                               \
+                  {"omitted_when_unset", (flags & field::kOmitNull) != 0},                   \
+                  {"doc", doc}});
+#define IB_SCHEMA_LIST(FIELDS)   \
+  [] {                           \
+    json list = json::array();   \
+    FIELDS(IB_PAYLOAD_SCHEMA)    \
+    return list;                 \
+  }()
+
 ParseResult ParseRequestComplete(const json& j, int version) {
   std::string error;
   if (!j.contains("data")) return Fail("request_complete: missing field \"data\"");
@@ -369,6 +540,10 @@ ParseResult ParseSummary(const json& j, int version) {
   Summary s;
   s.run_id = f.String("run_id");
   s.data = f.Object("data");
+  if (error.empty()) {
+    SummaryData x;
+    ReadPayload(s.data, &x, &error, "summary: data");
+  }
   (void)version;
   if (!error.empty()) return Fail(error);
   return {s, ""};
@@ -405,6 +580,59 @@ json RequestCompleteSchema() {
   IB_REQUEST_COMPLETE_FIELDS(IB_SCHEMA_FIELD)
 #undef IB_SCHEMA_FIELD
   return out;
+}
+
+json PayloadSchemas() {
+  return {{"execution", IB_SCHEMA_LIST(IB_EXECUTION_FIELDS)},
+          {"execution.shard", IB_SCHEMA_LIST(IB_SHARD_POSITION_FIELDS)},
+          {"iteration_done", IB_SCHEMA_LIST(IB_ITERATION_DONE_FIELDS)},
+          {"iteration_done.requests", IB_SCHEMA_LIST(IB_REQUEST_COUNTS_FIELDS)},
+          {"iteration_done.client", IB_SCHEMA_LIST(IB_CLIENT_FIGURES_FIELDS)},
+          {"iteration_done.client.shards[]", IB_SCHEMA_LIST(IB_SHARD_FIGURES_FIELDS)},
+          {"summary", IB_SCHEMA_LIST(IB_SUMMARY_FIELDS)}};
+}
+#undef IB_SCHEMA_LIST
+#undef IB_PAYLOAD_SCHEMA
+#undef IB_PAYLOAD_NAME
+
+#define IB_PAYLOAD_PUBLIC(Name)                                              \
+  bool FromJson(const json& j, Name* out, std::string* error) {               \
+    *out = Name{};                                                            \
+    error->clear();                                                           \
+    return ReadPayload(j, out, error, "");                                    \
+  }                                                                           \
+  json ToJson(const Name& value) {                                            \
+    json j = WritePayload(value);                                             \
+    ScrubNonFinite(j);                                                        \
+    return j;                                                                 \
+  }
+IB_PAYLOAD_PUBLIC(ShardPosition)
+IB_PAYLOAD_PUBLIC(Execution)
+IB_PAYLOAD_PUBLIC(RequestCounts)
+IB_PAYLOAD_PUBLIC(ProcessFigures)
+IB_PAYLOAD_PUBLIC(ShardFigures)
+IB_PAYLOAD_PUBLIC(ClientFigures)
+IB_PAYLOAD_PUBLIC(IterationDone)
+IB_PAYLOAD_PUBLIC(SummaryData)
+#undef IB_PAYLOAD_PUBLIC
+
+Execution ExecutionOf(const Phase& phase) {
+  Execution x;
+  std::string error;
+  ReadPayload(phase.data, &x, &error, "");
+  return x;
+}
+IterationDone IterationDoneOf(const Phase& phase) {
+  IterationDone x;
+  std::string error;
+  ReadPayload(phase.data, &x, &error, "");
+  return x;
+}
+SummaryData SummaryOf(const Summary& summary) {
+  SummaryData x;
+  std::string error;
+  ReadPayload(summary.data, &x, &error, "");
+  return x;
 }
 
 bool IsKnownPhase(std::string_view name) {

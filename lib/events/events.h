@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/events/payloads.h"
 #include "lib/events/request_fields.h"
 
 namespace ib::events {
@@ -52,9 +53,10 @@ inline constexpr const char* kFailed = "failed";
 bool IsKnownPhase(std::string_view name);
 
 // {"v":2,"type":"phase","run_id":R,"phase":P,"data":{...}}
-// data keys by phase (all optional): elapsed_s, gpu_type, gpu_count, pod_id, server_url, model,
-// framework, total_requests, workload_type, iteration (1-based), total (iterations),
-// params {swept field: value}, result_path, reason.
+// execution's and iteration_done's data are typed payloads (payloads.h: Execution, IterationDone;
+// write them with ToJson, read them with ExecutionOf / IterationDoneOf). The other phases' data
+// keys (all optional): elapsed_s, gpu_type, gpu_count, pod_id, server_url, model, framework,
+// iteration (1-based), total (iterations), params {swept field: value}, result_paths, reason.
 struct Phase {
   std::string run_id;
   std::string phase;
@@ -136,11 +138,18 @@ struct Log {
   std::optional<ScrapeStats> scrape_stats;
 };
 
-// {"v":2,"type":"summary","run_id":R,"data":{aggregates...,"result_path":P}}
+// {"v":2,"type":"summary","run_id":R,"data":{aggregates...,"result_path":P}}: data is the typed
+// payload SummaryData (payloads.h; ToJson to write, SummaryOf to read).
 struct Summary {
   std::string run_id;
   nlohmann::json data = nlohmann::json::object();
 };
+
+// The typed payloads (payloads.h) of an execution or iteration_done phase and of a summary.
+// ParseEvent has checked them; a payload built by hand that does not fit gives what could be read.
+Execution ExecutionOf(const Phase& phase);
+IterationDone IterationDoneOf(const Phase& phase);
+SummaryData SummaryOf(const Summary& summary);
 
 // {"v":2,"type":"error","run_id":R,"message":M,"data":{"line":N,"source":S}}
 struct Error {

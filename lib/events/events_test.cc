@@ -96,6 +96,141 @@ TEST(Events, RequestFieldTableDrivesSchemaDocsAndOptionalFields) {
   EXPECT_EQ(rc.shard, 3);
 }
 
+// payloads.h is the one list of the execution / iteration_done / summary payloads: the schema
+// has every field and docs/events.md documents each one in the payload's own section.
+TEST(Payloads, SchemaAndDocsHaveEveryField) {
+  json schemas = PayloadSchemas();
+  std::ifstream docs_in("docs/events.md");
+  std::stringstream docs;
+  docs << docs_in.rdbuf();
+  for (const char* list : {"execution", "execution.shard", "iteration_done", "iteration_done.requests",
+                           "iteration_done.client", "iteration_done.client.shards[]", "summary"}) {
+    ASSERT_TRUE(schemas.contains(list)) << list;
+    ASSERT_FALSE(schemas[list].empty()) << list;
+    // The section "### `<list>` payload" lists the fields of that list.
+    const std::string heading = std::string("### `") + list + "` payload";
+    std::size_t at = docs.str().find(heading);
+    ASSERT_NE(at, std::string::npos) << heading << " is not in docs/events.md";
+    std::size_t end = docs.str().find("\n### ", at + 1);
+    const std::string section = docs.str().substr(at, end == std::string::npos ? std::string::npos : end - at);
+    for (const auto& f : schemas[list]) {
+      const std::string name = f["name"].get<std::string>();
+      EXPECT_NE(section.find("| `" + name + "` |"), std::string::npos) << list << "." << name << " is not in " << heading;
+    }
+  }
+}
+
+// What ib-load writes, field by field: the serialized line is what it wrote before the payloads
+// were typed (keys sorted, the same numbers), and it reads back to the same struct.
+TEST(Payloads, ExecutionAndIterationDoneSerializeAsBefore) {
+  Execution e;
+  e.experiment = json{{"name", "c2"}};
+  e.metadata = json{{"model", "m"}};
+  e.total_requests = std::nullopt;  // duration-bound: written as null
+  e.workload_type = "rate";
+  e.iteration = 1;
+  e.total = 1;
+  e.params = json::object();
+  e.warmup_requests = 0;
+  e.server_url = "http://127.0.0.1:1";
+  e.model = "m";
+  e.framework = "vllm";
+  e.shard = ShardPosition{.k = 1, .n = 2};
+  EXPECT_EQ(Serialize(Phase{"r", phase::kExecution, ToJson(e)}),
+            R"({"data":{"experiment":{"name":"c2"},"framework":"vllm","iteration":1,"metadata":{"model":"m"},)"
+            R"("model":"m","params":{},"server_url":"http://127.0.0.1:1","shard":{"k":1,"n":2},"total":1,)"
+            R"("total_requests":null,"warmup_requests":0,"workload_type":"rate"},"phase":"execution",)"
+            R"("run_id":"r","type":"phase","v":2})");
+  IterationDone d;
+  d.completed = true;
+  d.reason = "finished";
+  d.elapsed_s = 2.0;
+  d.requests = RequestCounts{.sent = 3, .succeeded = 2, .failed = 1};
+  d.client.emplace().cpu_s = 0.5;
+  d.client->sse_events = 7;
+  EXPECT_EQ(Serialize(Phase{"r", phase::kIterationDone, ToJson(d)}),
+            R"({"data":{"client":{"cpu_s":0.5,"sse_events":7},"completed":true,"elapsed_s":2.0,)"
+            R"("reason":"finished","requests":{"failed":1,"sent":3,"succeeded":2}},)"
+            R"("phase":"iteration_done","run_id":"r","type":"phase","v":2})");
+  auto back = ParseEvent(Serialize(Phase{"r", phase::kIterationDone, ToJson(d)}));
+  ASSERT_TRUE(back.event) << back.error;
+  IterationDone again = IterationDoneOf(std::get<Phase>(*back.event));
+  EXPECT_EQ(std::get<bool>(*again.completed), true);
+  EXPECT_EQ(again.requests->sent, 3);
+  EXPECT_EQ(again.client->sse_events, 7);
+  EXPECT_FALSE(again.client->max_rss_mb.has_value());
+  EXPECT_EQ(ToJson(again), ToJson(d));
+}
+
+// Keys a payload does not name (older streams, the original tool, a summary's latency blocks)
+// are kept and written back; absent keys stay absent; the plan's v1 count of completed requests
+// reads as a count.
+TEST(Payloads, UnknownKeysAreKeptAndAbsentOnesStayAbsent) {
+  const json in = json::parse(
+      R"({"completed":240,"reason":"finished","pod_id":"p1","client":{"cpu_s":1.5,"gpu":"x"},)"
+      R"("note":{"a":[1,2]}})");
+  IterationDone d;
+  std::string error;
+  ASSERT_TRUE(FromJson(in, &d, &error)) << error;
+  EXPECT_EQ(std::get<int64_t>(*d.completed), 240);
+  EXPECT_EQ(d.rest, json::parse(R"({"pod_id":"p1","note":{"a":[1,2]}})"));
+  EXPECT_EQ(d.client->rest, json::parse(R"({"gpu":"x"})"));
+  EXPECT_EQ(ToJson(d), in);
+
+  const json summary = json::parse(
+      R"({"total_requests":2,"successful_requests":1,"result_path":"results/x.json",)"
+      R"("ttft":{"p50":7.5,"count":1},"stop_reason":null})");
+  SummaryData s;
+  ASSERT_TRUE(FromJson(summary, &s, &error)) << error;
+  EXPECT_EQ(s.total_requests, 2);
+  EXPECT_EQ(s.result_path, "results/x.json");
+  EXPECT_FALSE(s.stop_reason.has_value());
+  EXPECT_EQ(s.rest, json::parse(R"({"ttft":{"p50":7.5,"count":1}})"));
+  EXPECT_EQ(ToJson(s), summary);  // stop_reason is written as null when unset
+}
+
+// A payload of the wrong shape is an error event naming the field, never a crash in a reader.
+TEST(Payloads, WrongTypesAreErrorsNamingTheField) {
+  struct Case {
+    const char* line;
+    const char* error;
+  } cases[] = {
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"total_requests":"many"}})",
+       R"(phase execution: data: field "total_requests" must be an integer or null)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"experiment":[1]}})",
+       R"(phase execution: data: field "experiment" must be an object)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"shard":{"k":"one"}}})",
+       R"(phase execution: data.shard: field "k" must be an integer or null)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"execution","data":{"iteration":1e12}})",
+       R"(phase execution: data: field "iteration" is out of range)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"completed":"yes"}})",
+       R"(phase iteration_done: data: field "completed" must be true, false or a count)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"client":{"cpu_s":"x"}}})",
+       R"(phase iteration_done: data.client: field "cpu_s" must be a number or null)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"client":{"shards":[{"shard":0},5]}}})",
+       R"(phase iteration_done: data.client.shards[1] must be an object)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"lost_shards":[1.5]}})",
+       R"(phase iteration_done: data: field "lost_shards" must be an array of integers)"},
+      {R"({"v":2,"type":"phase","run_id":"r","phase":"iteration_done","data":{"requests":7}})",
+       R"(phase iteration_done: data.requests must be an object)"},
+      {R"({"v":2,"type":"summary","run_id":"r","data":{"result_path":5}})",
+       R"(summary: data: field "result_path" must be a string or null)"},
+      {R"({"v":2,"type":"summary","run_id":"r","data":{"total_requests":2.5}})",
+       R"(summary: data: field "total_requests" must be an integer or null)"},
+  };
+  for (const auto& c : cases) {
+    ParseResult r = ParseEvent(c.line);
+    EXPECT_FALSE(r.event.has_value()) << c.line;
+    EXPECT_EQ(r.error, c.error) << c.line;
+  }
+  // The other phases' data stays free-form.
+  EXPECT_TRUE(ParseEvent(R"({"v":2,"type":"phase","run_id":"r","phase":"done","data":{"total_requests":"x"}})").event);
+  // A hand-built payload that does not fit gives what could be read.
+  Execution e = ExecutionOf(Phase{"r", phase::kExecution, json::parse(R"({"model":5,"total":3})")});
+  EXPECT_FALSE(e.model.has_value());
+  EXPECT_EQ(e.total, 3);
+}
+
 TEST(Events, GoldenV2FieldsAreTyped) {
   auto lines = ReadLines("tests/golden/stream-v2.ndjson");
   auto sample = std::get<GpuSample>(*ParseEvent(lines[2]).event);

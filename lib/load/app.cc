@@ -336,21 +336,20 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
     auto eq = kv.find('=');
     metadata[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
   }
-  events::Phase start{run_id, events::phase::kExecution, nlohmann::json::object()};
-  start.data["experiment"] = plan.experiment;
-  start.data["metadata"] = metadata;
-  auto total = TotalRequests(w);  // the whole run's, also on a shard
-  start.data["total_requests"] = total ? nlohmann::json(*total) : nlohmann::json(nullptr);
-  start.data["workload_type"] = w.type;
-  start.data["iteration"] = plan.index;
-  start.data["total"] = plan.total;
-  start.data["params"] = plan.params;
-  start.data["warmup_requests"] = w.warmup_requests;
-  start.data["server_url"] = o.server_url;
-  start.data["model"] = w.model;
-  start.data["framework"] = plan.framework;
-  if (w.shard.on()) start.data["shard"] = {{"k", w.shard.k}, {"n", w.shard.n}};
-  emit(start);
+  events::Execution start;
+  start.experiment = plan.experiment;
+  start.metadata = metadata;
+  start.total_requests = TotalRequests(w);  // the whole run's, also on a shard
+  start.workload_type = w.type;
+  start.iteration = plan.index;
+  start.total = plan.total;
+  start.params = plan.params;
+  start.warmup_requests = w.warmup_requests;
+  start.server_url = o.server_url;
+  start.model = w.model;
+  start.framework = plan.framework;
+  if (w.shard.on()) start.shard = events::ShardPosition{.k = static_cast<int>(w.shard.k), .n = static_cast<int>(w.shard.n)};
+  emit(events::Phase{run_id, events::phase::kExecution, events::ToJson(start)});
 
   double cpu_before = CpuSeconds();
   // With an agreed start (--start-at) the iteration's time counts from it, as one process's
@@ -372,24 +371,25 @@ int RunPlan(const Options& o, const Plan& plan, events::EventWriter& out, int64_
   if (outcome.breaker) emit(events::MakeLog(run_id, "warning", "stopped early: " + outcome.reason, kSource));
   if (outcome.interrupted) emit(events::MakeLog(run_id, "warning", "interrupted: stopped sending, in-flight requests drained or cancelled", kSource));
 
-  events::Phase done{run_id, events::phase::kIterationDone, nlohmann::json::object()};
-  done.data["completed"] = outcome.completed;
-  done.data["reason"] = outcome.reason;
-  done.data["iteration"] = plan.index;
-  done.data["total"] = plan.total;
-  done.data["elapsed_s"] = static_cast<double>(NowNs() - began) / 1e9;
-  done.data["requests"] = {{"sent", outcome.sent}, {"succeeded", outcome.succeeded}, {"failed", outcome.failed}};
-  if (w.shard.on()) done.data["shard"] = w.shard.k;
+  events::IterationDone done;
+  done.completed = outcome.completed;
+  done.reason = outcome.reason;
+  done.iteration = plan.index;
+  done.total = plan.total;
+  done.elapsed_s = static_cast<double>(NowNs() - began) / 1e9;
+  done.requests = events::RequestCounts{.sent = outcome.sent, .succeeded = outcome.succeeded, .failed = outcome.failed};
+  if (w.shard.on()) done.shard = static_cast<int>(w.shard.k);
   const auto& s = outcome.stats;
-  done.data["client"] = {{"cpu_s", cpu},
-                         {"max_rss_mb", MaxRssMb()},
-                         {"sse_events", s.sse_events},
-                         {"bytes", s.bytes},
-                         {"cpu_us_per_sse_event", s.sse_events > 0 ? cpu * 1e6 / static_cast<double>(s.sse_events) : 0.0},
-                         {"loop_passes", s.loop_passes},
-                         {"loop_stalls", s.stalls},
-                         {"max_loop_pass_ms", static_cast<double>(s.max_pass_ns) / 1e6}};
-  emit(done);
+  events::ClientFigures& client = done.client.emplace();
+  client.cpu_s = cpu;
+  client.max_rss_mb = MaxRssMb();
+  client.sse_events = s.sse_events;
+  client.bytes = s.bytes;
+  client.cpu_us_per_sse_event = s.sse_events > 0 ? cpu * 1e6 / static_cast<double>(s.sse_events) : 0.0;
+  client.loop_passes = s.loop_passes;
+  client.loop_stalls = s.stalls;
+  client.max_loop_pass_ms = static_cast<double>(s.max_pass_ns) / 1e6;
+  emit(events::Phase{run_id, events::phase::kIterationDone, events::ToJson(done)});
 
   // A person at a terminal learns why a piped run produced nothing useful; under ib-run stderr
   // is a pipe and the warning event above already says it.
@@ -569,7 +569,9 @@ int RunCoordinated(const Options& o, const std::vector<Plan>& plans, const Coord
     launch.Wait();
     if (Interrupts() > 0) return exit_code::kInterrupted;
     if (r.output_closed) return exit_code::kFailed;
-    bool completed = r.merged_done.is_object() && r.merged_done.value("completed", false);
+    const auto& done = r.merged_done;
+    bool completed = done && done->completed && std::holds_alternative<bool>(*done->completed) &&
+                     std::get<bool>(*done->completed);
     if (!completed) rc = exit_code::kFailed;
   }
   return rc;

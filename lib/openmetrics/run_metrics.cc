@@ -112,23 +112,37 @@ void RunMetrics::TakeLabels(const json& data) {
 void RunMetrics::AddPhase(const events::Phase& p) {
   phase_ = p.phase;
   const json& d = p.data;
-  TakeLabels(d);
-  if (p.phase == events::phase::kSweepIteration) SetLabel("experiment", Str(d, "name"));
-  if (auto v = Num(d, "iteration")) iteration_ = v;
-  if (auto v = Num(d, "total")) iterations_ = v;
-  if (p.phase == events::phase::kExecution) {
-    if (auto v = Num(d, "total_requests")) planned_requests_ = v;
-    slos_ = results::SlosFrom(Obj(Obj(d, "experiment"), "metrics"), {});
-  }
-  if (const json& params = Obj(d, "params"); params.is_object()) {
+  TakeLabels(d);  // any phase may name the framework, model, GPU or experiment
+  auto take_params = [&](const json& params) {
+    if (!params.is_object()) return;
     for (const auto& [k, v] : params.items())
       if (v.is_number() && std::isfinite(v.get<double>())) params_[k] = v.get<double>();
-  }
-  if (p.phase == events::phase::kIterationDone) {
-    const json& client = Obj(d, "client");
-    if (auto v = Num(client, "cpu_s")) client_cpu_s_ = v;
-    if (auto v = Num(client, "max_rss_mb")) client_max_rss_mb_ = v;
-    if (auto v = Num(client, "loop_stalls")) client_loop_stalls_ = v;
+  };
+  if (p.phase == events::phase::kSweepIteration) {
+    SetLabel("experiment", Str(d, "name"));
+    if (auto v = Num(d, "iteration")) iteration_ = v;
+    if (auto v = Num(d, "total")) iterations_ = v;
+    take_params(Obj(d, "params"));
+  } else if (p.phase == events::phase::kExecution) {
+    const events::Execution e = events::ExecutionOf(p);
+    if (e.iteration) iteration_ = *e.iteration;
+    if (e.total) iterations_ = *e.total;
+    if (e.total_requests) planned_requests_ = static_cast<double>(*e.total_requests);
+    slos_ = results::SlosFrom(Obj(e.experiment.value_or(json()), "metrics"), {});
+    if (e.params) take_params(*e.params);
+  } else if (p.phase == events::phase::kIterationDone) {
+    const events::IterationDone done = events::IterationDoneOf(p);
+    if (done.iteration) iteration_ = *done.iteration;
+    if (done.total) iterations_ = *done.total;
+    if (done.client) {
+      if (done.client->cpu_s) client_cpu_s_ = done.client->cpu_s;
+      if (done.client->max_rss_mb) client_max_rss_mb_ = done.client->max_rss_mb;
+      if (done.client->loop_stalls) client_loop_stalls_ = static_cast<double>(*done.client->loop_stalls);
+    }
+  } else {
+    if (auto v = Num(d, "iteration")) iteration_ = v;
+    if (auto v = Num(d, "total")) iterations_ = v;
+    take_params(Obj(d, "params"));
   }
 }
 
@@ -458,12 +472,14 @@ bool ExportRun(const json& results, double step_s, std::string* out, std::string
 
   // The execution phase the file stands for: labels, sweep position, offered load.
   RunMetrics m(run_id);
-  json execution = {{"metadata", meta}, {"experiment", results.value("experiment", json())}};
-  if (auto v = Num(meta, "iteration")) execution["iteration"] = *v;
-  if (auto v = Num(meta, "total_iterations")) execution["total"] = *v;
-  if (auto v = Num(meta, "planned_requests")) execution["total_requests"] = *v;
-  if (meta.contains("params")) execution["params"] = meta["params"];
-  m.Add(events::Phase{run_id, events::phase::kExecution, execution});
+  events::Execution execution;
+  if (meta.is_object()) execution.metadata = meta;
+  if (const json& e = Obj(results, "experiment"); e.is_object()) execution.experiment = e;
+  if (auto v = Num(meta, "iteration")) execution.iteration = static_cast<int>(*v);
+  if (auto v = Num(meta, "total_iterations")) execution.total = static_cast<int>(*v);
+  if (auto v = Num(meta, "planned_requests")) execution.total_requests = static_cast<int64_t>(*v);
+  if (const json& params = Obj(meta, "params"); params.is_object()) execution.params = params;
+  m.Add(events::Phase{run_id, events::phase::kExecution, events::ToJson(execution)});
 
   std::vector<RunMetrics> snapshots;
   std::vector<double> times;

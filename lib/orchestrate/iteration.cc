@@ -30,10 +30,7 @@ bool IsIterationDone(std::string_view line, std::string* reason) {
   const auto* phase = std::get_if<events::Phase>(&*parsed.event);
   if (phase == nullptr || phase->phase != events::phase::kIterationDone) return false;
   if (reason != nullptr) {
-    *reason = phase->data.is_object() && phase->data.contains("reason") &&
-                      phase->data["reason"].is_string()
-                  ? phase->data["reason"].get<std::string>()
-                  : "";
+    *reason = events::IterationDoneOf(*phase).reason.value_or("");
   }
   return true;
 }

@@ -47,11 +47,16 @@ std::string Progress::SummaryTable(const std::string& run_id, const nlohmann::js
     out << "    " << name << std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') << value
         << "\n";
   };
-  row("Requests", Cell(Number(s, "successful_requests"), 0, "") + " ok / " +
-                      Cell(Number(s, "failed_requests"), 0, "") + " failed");
-  row("Duration", Cell(Number(s, "total_duration_s"), 1, " s"));
-  row("Throughput", Cell(Number(s, "requests_per_second"), 2, " req/s") + ", " +
-                        Cell(Number(s, "tokens_per_second"), 1, " tok/s"));
+  // The summary's typed figures (lib/events/payloads.h); the latency blocks are read below.
+  ev::SummaryData figures;
+  std::string error;
+  ev::FromJson(s.is_object() ? s : nlohmann::json::object(), &figures, &error);
+  auto opt = [](const auto& v) { return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt; };
+  row("Requests", Cell(opt(figures.successful_requests), 0, "") + " ok / " +
+                      Cell(opt(figures.failed_requests), 0, "") + " failed");
+  row("Duration", Cell(figures.total_duration_s, 1, " s"));
+  row("Throughput", Cell(figures.requests_per_second, 2, " req/s") + ", " +
+                        Cell(figures.tokens_per_second, 1, " tok/s"));
   // *_intended: from the instant each request should have started (client hold-back included).
   for (const char* metric : {"ttft", "ttft_intended", "tpot", "itl_per_token", "e2e_latency", "e2e_intended"}) {
     if (!s.contains(metric) || s[metric].is_null()) continue;
@@ -70,9 +75,7 @@ std::string Progress::SummaryTable(const std::string& run_id, const nlohmann::js
     }
     for (const std::string& line : ib::results::ServerGapLines(s)) out << "    ! " << line << "\n";
   }
-  if (d.contains("result_path") && d["result_path"].is_string()) {
-    row("Results", d["result_path"].get<std::string>());
-  }
+  if (const auto path = ev::SummaryOf(ev::Summary{run_id, d}).result_path) row("Results", *path);
   return out.str();
 }
 
@@ -125,7 +128,7 @@ void Progress::Observe(std::string_view line) {
   } else if (const auto* p = std::get_if<ev::Phase>(&*parsed.event)) {
     const auto& d = p->data;
     if (p->phase == ev::phase::kExecution) {
-      total_ = d.value("total_requests", int64_t{0});
+      total_ = ev::ExecutionOf(*p).total_requests.value_or(0);
       done_ = failed_ = ttft_n_ = tokens_ = 0;
       ttft_sum_ms_ = 0;
       started_ = Clock::now();

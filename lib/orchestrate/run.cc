@@ -322,10 +322,13 @@ std::optional<std::string> RunSession::ResumeStudy(const std::string& path) {
     text << in.rdbuf();
     nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
     if (!in || doc.is_discarded() || !doc.is_object() || !doc["summary"].is_object()) break;  // run it again
-    nlohmann::json summary = doc["summary"];
-    summary["status"] = doc.value("status", "");
-    summary["result_path"] = si.result_path;
-    prior_summaries_[si.run_id] = std::move(summary);
+    // As ib-aggregate's summary event said it (lib/events/payloads.h SummaryData).
+    events::SummaryData summary;
+    std::string summary_error;
+    if (!events::FromJson(doc["summary"], &summary, &summary_error)) break;  // run it again
+    summary.status = doc["status"].is_string() ? doc["status"].get<std::string>() : "";
+    summary.result_path = si.result_path;
+    prior_summaries_[si.run_id] = events::ToJson(summary);
     prior_.push_back(std::move(si));
   }
   base_id_ = id;
@@ -1070,8 +1073,9 @@ void RunSession::WriteStudy(const std::string& status) {
   for (auto it : study_iterations_) {
     nlohmann::json summary = SummaryFor(it.run_id);
     if (summary.is_object()) {
-      if (summary.contains("status") && summary["status"].is_string()) it.status = summary["status"].get<std::string>();
-      if (summary.contains("result_path") && summary["result_path"].is_string()) it.result_path = summary["result_path"].get<std::string>();
+      const events::SummaryData said = events::SummaryOf(events::Summary{it.run_id, summary});
+      if (said.status) it.status = *said.status;
+      if (said.result_path) it.result_path = *said.result_path;
     }
     study.AddIteration(it, summary);
   }

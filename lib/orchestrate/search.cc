@@ -1,5 +1,7 @@
 #include "lib/orchestrate/search.h"
 
+#include "lib/events/events.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -40,9 +42,12 @@ const char* Probe::KindName(Kind k) {
 
 Verdict Judge(const config::ExperimentConfig::Workload::Search& search, const json& summary) {
   Verdict v;
-  double total = Number(summary, "total_requests");
-  double ok = Number(summary, "successful_requests");
-  double failed = Number(summary, "failed_requests");
+  events::SummaryData counts;  // lib/events/payloads.h: the summary's typed figures
+  std::string error;
+  events::FromJson(summary.is_object() ? summary : json::object(), &counts, &error);
+  const double total = static_cast<double>(counts.total_requests.value_or(0));
+  const double ok = static_cast<double>(counts.successful_requests.value_or(0));
+  const double failed = static_cast<double>(counts.failed_requests.value_or(0));
   v.passed = true;
   if (total <= 0 || ok <= 0) {
     v.passed = false;

@@ -12,11 +12,7 @@ void ResultTracker::Observe(std::string_view line) {
   if (!parsed.event) return;
   const auto* summary = std::get_if<events::Summary>(&*parsed.event);
   if (summary == nullptr) return;
-  std::string path;
-  if (summary->data.is_object() && summary->data.contains("result_path") &&
-      summary->data["result_path"].is_string()) {
-    path = summary->data["result_path"].get<std::string>();
-  }
+  std::string path = events::SummaryOf(*summary).result_path.value_or("");
   std::lock_guard<std::mutex> lock(mu_);
   by_run_[summary->run_id] = path;
   summaries_[summary->run_id] = summary->data;

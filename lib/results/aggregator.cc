@@ -35,7 +35,8 @@ const json& At(const json& obj, const char* key) {
   return it == obj.end() ? kNull : *it;
 }
 
-json OptJson(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+template <typename T>
+json OptJson(const std::optional<T>& v) { return v ? json(*v) : json(nullptr); }
 
 // {p50, p95, p99, mean, min, max} (the original keys) + std, count and every requested pNN.
 json Block(std::vector<double> values, const std::vector<double>& percentiles) {
@@ -306,16 +307,27 @@ json Summarize(const std::vector<events::RequestComplete>& requests,
   return s;
 }
 
+events::Summary SavedRunSummary(const RunRecord& run, std::string event_run_id, const std::string& path) {
+  events::SummaryData data;
+  std::string error;
+  events::FromJson(run.summary, &data, &error);  // Summarize made it: it fits
+  data.result_path = path;
+  data.results_run_id = run.run_id;
+  data.status = run.status;
+  if (!run.stop_reason.empty()) data.stop_reason = run.stop_reason;
+  return events::Summary{std::move(event_run_id), events::ToJson(data)};
+}
+
 RunAccumulator::RunAccumulator(std::string run_id)
     : run_id_(std::move(run_id)), first_seen_(events::NowIso8601()) {}
 
 void RunAccumulator::AddPhase(const events::Phase& phase) {
   if (phase.phase == events::phase::kExecution) {
     saw_execution_ = true;
-    execution_ = phase.data;
+    execution_ = events::ExecutionOf(phase);
     // Growing a vector of a million requests moves each several times; size it once.
-    if (auto planned = NumberAt(execution_, "total_requests"); planned && *planned > 0)
-      requests_.reserve(static_cast<std::size_t>(std::min(*planned, 4e6)));
+    if (auto planned = execution_.total_requests; planned && *planned > 0)
+      requests_.reserve(static_cast<std::size_t>(std::min<int64_t>(*planned, 4'000'000)));
     return;
   }
   if (phase.phase == events::phase::kIterationDone || phase.phase == events::phase::kDone ||
@@ -323,6 +335,7 @@ void RunAccumulator::AddPhase(const events::Phase& phase) {
     if (end_phase_.empty()) {
       end_phase_ = phase.phase;
       end_ = phase.data;
+      if (phase.phase == events::phase::kIterationDone) done_ = events::IterationDoneOf(phase);
     }
     return;
   }
@@ -360,7 +373,7 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
                                  const std::string& interrupted) && {
   RunRecord run;
   run.run_id = run_id_;
-  const json& experiment = At(execution_, "experiment");
+  const json experiment = execution_.experiment.value_or(json(nullptr));
   if (experiment.is_object()) run.experiment = experiment;
   const json& metrics = At(experiment, "metrics");
   run.output_dir_hint = StringAt(metrics, "output_dir");
@@ -388,12 +401,17 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     last_end = any ? std::max(last_end, r.end_ms) : r.end_ms;
     any = true;
   }
-  std::optional<double> duration = NumberAt(end_, "duration_s");
-  if (!duration) duration = NumberAt(end_, "elapsed_s");
+  std::optional<double> duration = done_ ? done_->duration_s : NumberAt(end_, "duration_s");
+  if (!duration) duration = done_ ? done_->elapsed_s : NumberAt(end_, "elapsed_s");
   double duration_s = duration.value_or(any ? std::max(0.0, (last_end - first_start) / 1000.0) : 0);
 
   // Status.
-  std::string reason = StringAt(end_, "reason");
+  std::string reason = done_ ? done_->reason.value_or("") : StringAt(end_, "reason");
+  // ib-load's completed is true/false; the plan's v1 streams counted the finished requests.
+  const auto& completion = done_ ? done_->completed : std::nullopt;
+  const bool not_completed = completion && std::holds_alternative<bool>(*completion) && !std::get<bool>(*completion);
+  std::optional<int64_t> completed_count;
+  if (completion && std::holds_alternative<int64_t>(*completion)) completed_count = std::get<int64_t>(*completion);
   if (!interrupted.empty()) {
     run.status = "partial";
     run.stop_reason = interrupted;
@@ -402,15 +420,13 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     run.stop_reason = !reason.empty() ? reason : StringAt(end_, "message");
     if (run.stop_reason.empty()) run.stop_reason = "the run failed";
   } else if (end_phase_ == events::phase::kIterationDone &&
-             (!IsNormalEndReason(reason) ||
-              (end_.is_object() && end_.contains("completed") && end_["completed"].is_boolean() &&
-               !end_["completed"].get<bool>()))) {
+             (!IsNormalEndReason(reason) || not_completed)) {
     run.status = "partial";
     run.stop_reason = reason;
   } else {
     run.status = "completed";
-    auto completed = NumberAt(end_, "completed");
-    auto planned = NumberAt(execution_, "total_requests");
+    auto completed = completed_count;
+    auto planned = execution_.total_requests;
     if (completed && planned && *completed < *planned) {
       run.status = "partial";
       run.stop_reason = "ib-load finished " + std::to_string(static_cast<int64_t>(*completed)) +
@@ -421,12 +437,12 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
   run.summary = Summarize(run.requests, samples_, duration_s, failed_scrapes(), percentiles, slos);
   run.summary["warmup_requests"] = static_cast<int64_t>(run.warmup_requests.size());
 
-  // Metadata: ib-load's metadata first, then the execution phase, then the other phases.
-  const json& meta = At(execution_, "metadata");
-  auto pick = [&](const char* key) -> json {
-    for (const json* source : {&meta, static_cast<const json*>(&execution_), static_cast<const json*>(&context_)}) {
-      const json& v = At(*source, key);
-      if (!v.is_null()) return v;
+  // Metadata: ib-load's metadata first, then the execution phase (its typed field when it has
+  // one, else a key it carried beside them), then the other phases.
+  const json meta = execution_.metadata.value_or(json::object());
+  auto pick = [&](const char* key, const json& typed = nullptr) -> json {
+    for (const json* v : {&At(meta, key), &typed, &At(execution_.rest, key), &At(context_, key)}) {
+      if (!v->is_null()) return *v;
     }
     return nullptr;
   };
@@ -451,22 +467,22 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
     m["started_at"] = first_seen_;
     m["finished_at"] = events::NowIso8601();
   }
-  for (const char* key : {"server_url", "pod_id", "gpu_type", "gpu_count", "cost_per_hr"})
-    m[key] = pick(key);
+  m["server_url"] = pick("server_url", OptJson(execution_.server_url));
+  for (const char* key : {"pod_id", "gpu_type", "gpu_count", "cost_per_hr"}) m[key] = pick(key);
   auto cost_per_hr = NumberAt(m, "cost_per_hr");
   m["cost_usd"] = cost_per_hr ? json(*cost_per_hr * duration_s / 3600.0) : json(nullptr);
-  m["framework"] = pick("framework");
+  m["framework"] = pick("framework", OptJson(execution_.framework));
   if (m["framework"].is_null() && experiment.contains("framework")) m["framework"] = experiment["framework"];
-  m["model"] = pick("model");
+  m["model"] = pick("model", OptJson(execution_.model));
   if (m["model"].is_null()) {
     const json& model = At(experiment, "model");
     if (model.is_object() && model.contains("name")) m["model"] = model["name"];
   }
-  m["workload_type"] = pick("workload_type");
-  m["planned_requests"] = pick("total_requests");
-  m["iteration"] = pick("iteration");
-  m["total_iterations"] = pick("total");
-  m["params"] = pick("params");
+  m["workload_type"] = pick("workload_type", OptJson(execution_.workload_type));
+  m["planned_requests"] = pick("total_requests", OptJson(execution_.total_requests));
+  m["iteration"] = pick("iteration", OptJson(execution_.iteration));
+  m["total_iterations"] = pick("total", OptJson(execution_.total));
+  m["params"] = pick("params", OptJson(execution_.params));
   if (!origin_ms) {
     // Without request wall clocks the run clock origin is unknown; say so rather than guess.
     m["clock_origin"] = nullptr;
@@ -478,9 +494,11 @@ RunRecord RunAccumulator::Finish(const AggregateOptions& options,
   // Only in a sharded run's file (ib-load --workers, Slurm, Kubernetes): how many shards, the
   // lost ones, the worst clock offset the collector measured (how far the common timeline can be
   // trusted) and the workers that were their own bottleneck.
-  if (const json& shards = At(end_, "shards"); shards.is_number_integer()) {
-    json s = {{"count", shards}, {"lost", At(end_, "lost_shards")}, {"clock_offset_max_ms", At(end_, "clock_offset_max_ms")}};
-    if (const json& b = At(At(end_, "client"), "bottleneck_shards"); b.is_array()) s["bottleneck"] = b;
+  if (done_ && done_->shards) {
+    json s = {{"count", *done_->shards},
+              {"lost", OptJson(done_->lost_shards)},
+              {"clock_offset_max_ms", OptJson(done_->clock_offset_max_ms)}};
+    if (done_->client && done_->client->bottleneck_shards) s["bottleneck"] = *done_->client->bottleneck_shards;
     m["shards"] = std::move(s);
   }
   // Only in a search probe ib-run stopped early (phase early_stop, docs/results-format.md).

@@ -85,6 +85,10 @@ struct RunRecord {
   std::string output_dir_hint;  // experiment.metrics.output_dir, when set
 };
 
+// The summary event announcing a saved run: its summary figures, the file written and how the
+// run ended (lib/events/payloads.h SummaryData). ib-aggregate and ib-dash both announce so.
+events::Summary SavedRunSummary(const RunRecord& run, std::string event_run_id, const std::string& path);
+
 // Collects the events of one run.
 class RunAccumulator {
  public:
@@ -103,9 +107,10 @@ class RunAccumulator {
   std::string run_id_;
   std::vector<events::RequestComplete> requests_;  // warmup ones included
   std::vector<events::GpuSample> samples_;
-  nlohmann::json execution_ = nlohmann::json::object();  // data of `phase execution`
-  nlohmann::json context_ = nlohmann::json::object();    // data of the other phases, merged
-  nlohmann::json end_ = nullptr;                          // data of the ending phase
+  events::Execution execution_;                        // `phase execution`'s payload
+  nlohmann::json context_ = nlohmann::json::object();  // data of the other phases, merged
+  std::optional<events::IterationDone> done_;          // the ending phase's, when iteration_done
+  nlohmann::json end_ = nullptr;                       // data of the ending phase (done/failed)
   std::string end_phase_;
   bool saw_execution_ = false;
   int64_t scrape_errors_ = 0;  // ib-scrape error events: one per outage

@@ -120,13 +120,7 @@ class Filter {
       return;
     }
     std::fprintf(stderr, "%s: %s %s (%s)\n", kTool, "wrote", path.c_str(), run.status.c_str());
-    events::Summary summary{stream_run_id, run.summary};
-    summary.data["result_path"] = path;
-    summary.data["results_run_id"] = run.run_id;
-    summary.data["status"] = run.status;
-    summary.data["stop_reason"] = run.stop_reason.empty() ? nlohmann::json(nullptr)
-                                                          : nlohmann::json(run.stop_reason);
-    out_.Event(summary);
+    out_.Event(SavedRunSummary(run, stream_run_id, path));
     out_.Flush();  // a summary is news: do not hold it back behind a read
   }
 

@@ -162,4 +162,10 @@ test('/api/schema is lib/events\' field table and has every request field the pa
   // A renamed field is named, not silently dropped.
   const renamed = { request_complete: schema.request_complete.filter((f) => f.name !== 'ttft_ms') };
   assert.deepEqual(model.checkSchema(renamed), ['ttft_ms']);
+  // The typed payloads (lib/events/payloads.h) are served beside it.
+  assert.ok(schema.summary.some((f) => f.name === 'result_path' && f.type === 'string'));
+  assert.ok(schema.iteration_done.some((f) => f.name === 'completed' && f.type === 'boolean|integer'));
+  assert.ok(schema.execution.some((f) => f.name === 'total_requests' && f.omitted_when_unset === false));
+  const noTps = { ...schema, summary: schema.summary.filter((f) => f.name !== 'tokens_per_second') };
+  assert.deepEqual(model.checkSchema(noTps), ['summary.tokens_per_second']);
 });
