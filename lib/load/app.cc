@@ -181,10 +181,11 @@ bool LoadShareGptFile(const config::ExperimentConfig::Workload& cw, int64_t coun
   return true;
 }
 
-bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::string* error) {
-  const config::ExperimentConfig& c = it.config;
+// The settings of a config's workload as ib-load runs them: the one mapping from lib/config's
+// types to the runtime Workload, for a config (ConfigPlan) and for the flags (AdHocPlan).
+void TakeWorkload(const config::ExperimentConfig& c, Workload* out) {
   const auto& cw = c.workload;
-  Workload& w = plan->workload;
+  Workload& w = *out;
   w.type = cw.type;
   w.count = cw.requests.count;
   w.concurrency = cw.concurrency.value_or(0);
@@ -210,6 +211,13 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
     const auto conv = cw.conversation.value_or(config::ExperimentConfig::Workload::Conversation{});
     w.turns = conv.turns;
   }
+}
+
+bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::string* error) {
+  const config::ExperimentConfig& c = it.config;
+  const auto& cw = c.workload;
+  Workload& w = plan->workload;
+  TakeWorkload(c, &w);
   if (config::IsShareGpt(cw)) {
     int64_t warm = std::max<int64_t>(w.warmup_requests, 0);
     if (!LoadShareGptFile(cw, w.count > 0 ? std::max(w.count, warm) : 0, &w, error)) return false;
@@ -247,26 +255,41 @@ bool ConfigPlan(const Options& o, const config::Iteration& it, Plan* plan, std::
   return true;
 }
 
-bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
-  Workload& w = plan->workload;
-  w.type = o.workload;
-  w.count = o.count;
-  w.concurrency = o.concurrency;
-  w.batch_size = o.batch_size;
-  w.request_rate = o.request_rate;
-  w.arrival = o.arrival;
-  w.burstiness = o.burstiness;
-  w.seed = o.seed;
-  w.model = o.model;
-  w.max_tokens = o.max_tokens;
-  w.temperature = o.temperature;
-  w.ignore_eos = o.ignore_eos;
-  w.turns = o.turns;
-  w.warmup_requests = 0;
+// The flags as a config (lib/config's types): its workload drives the run through TakeWorkload,
+// and the run's experiment JSON is config::ToJson's (name, model, framework, workload).
+config::ExperimentConfig AdHocConfig(const Options& o) {
+  config::ExperimentConfig c;
+  c.name = "ib-load";
+  c.model.name = o.model;
+  c.framework = o.framework;
+  auto& cw = c.workload;
+  cw.type = o.workload;
+  cw.requests.count = o.count;
+  cw.requests.source = o.prompts_path;
+  // 0 = not given (a bad value is kept for ValidateWorkload to refuse, as before)
+  if (o.concurrency != 0) cw.concurrency = o.concurrency;
+  if (o.batch_size != 0) cw.batch_size = o.batch_size;
+  if (o.request_rate != 0) cw.request_rate = o.request_rate;
+  cw.arrival = o.arrival;
+  cw.burstiness = o.burstiness;
+  cw.seed = o.seed;
+  cw.parameters.max_tokens = o.max_tokens;
+  cw.parameters.temperature = o.temperature;
+  cw.parameters.ignore_eos = o.ignore_eos;
+  cw.warmup_requests = 0;
+  if (o.workload == "multi_turn") cw.conversation = config::ExperimentConfig::Workload::Conversation{.turns = o.turns};
   // An ad-hoc --endpoint of a completions path (not chat) sends "prompt" strings.
   if (!o.endpoint.empty() && o.endpoint.find("/chat/") == std::string::npos &&
       o.endpoint.size() >= 12 && o.endpoint.compare(o.endpoint.size() - 12, 12, "/completions") == 0)
-    w.endpoint = "completions";
+    cw.endpoint = "completions";
+  return c;
+}
+
+bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
+  config::ExperimentConfig c = AdHocConfig(o);
+  Workload& w = plan->workload;
+  TakeWorkload(c, &w);
+  w.turns = o.turns;
   if (o.input_tokens < 1) {
     *error = "--input-tokens must be >= 1";
     return false;
@@ -279,10 +302,10 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
       return false;
   } else if (w.type == "multi_turn") {
     for (auto& p : SyntheticPrompts(n, input, output, o.seed)) {
-      ConversationScript c;
-      c.initial = p.messages;
-      for (int64_t t = 1; t < o.turns; ++t) c.follow_ups.push_back("Go on, say more about point " + std::to_string(t) + ".");
-      w.conversations.push_back(std::move(c));
+      ConversationScript script;
+      script.initial = p.messages;
+      for (int64_t t = 1; t < o.turns; ++t) script.follow_ups.push_back("Go on, say more about point " + std::to_string(t) + ".");
+      w.conversations.push_back(std::move(script));
     }
   } else {
     w.prompts = SyntheticPrompts(n, input, output, o.seed);
@@ -291,29 +314,15 @@ bool AdHocPlan(const Options& o, Plan* plan, std::string* error) {
   if (!ApplyOverrides(o, &w, error)) return false;
   plan->name = "ib-load";
   plan->framework = o.framework;
-  nlohmann::json workload = {{"type", w.type},
-                             {"requests",
-                              {{"source", o.prompts_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.prompts_path)},
-                               {"count", w.count}}},
-                             {"parameters",
-                              {{"max_tokens", w.max_tokens}, {"temperature", w.temperature}, {"ignore_eos", w.ignore_eos}}},
-                             {"warmup_requests", w.warmup_requests},
-                             {"timeout_s", w.timeout_s},
-                             {"idle_timeout_s", w.idle_timeout_s}};
-  if (w.concurrency > 0) workload["concurrency"] = w.concurrency;
-  if (w.batch_size > 0) workload["batch_size"] = w.batch_size;
-  if (w.type == "rate") {
-    workload["request_rate"] = w.request_rate;
-    workload["arrival"] = w.arrival;
-    workload["burstiness"] = w.burstiness;
-    workload["seed"] = w.seed;
-  }
-  if (w.duration_s) workload["duration_s"] = *w.duration_s;
-  if (w.type == "multi_turn") workload["conversation"] = {{"turns", w.turns}};
-  plan->experiment = {{"name", plan->name},
-                      {"model", {{"name", w.model}}},
-                      {"framework", o.framework},
-                      {"workload", workload}};
+  // The experiment as run: the flags' config with what ApplyOverrides changed.
+  c.workload.requests.count = w.count;
+  c.workload.warmup_requests = w.warmup_requests;
+  c.workload.timeout_s = w.timeout_s;
+  c.workload.idle_timeout_s = w.idle_timeout_s;
+  c.workload.duration_s = w.duration_s;
+  const nlohmann::json full = config::ToJson(c);
+  plan->experiment = nlohmann::json::object();
+  for (const char* key : {"name", "model", "framework", "workload"}) plan->experiment[key] = full[key];
   return true;
 }
 

@@ -57,6 +57,20 @@ TEST(IbLoadTool, AdHocRunEmitsTheContractStream) {
   EXPECT_EQ(first->data["metadata"]["gpu_type"], "none");
   EXPECT_EQ(first->data["metadata"]["pod_id"], "p1");
   EXPECT_EQ(first->data["experiment"]["workload"]["concurrency"], 2);
+  // The ad-hoc experiment is lib/config's ToJson of the flags (its name, model, framework and
+  // workload sections), with what --warmup changed; no metrics section (ib-aggregate's flags decide).
+  const events::Execution e = events::ExecutionOf(*first);
+  ASSERT_TRUE(e.experiment.has_value());
+  EXPECT_EQ(e.experiment->size(), 4u) << e.experiment->dump();
+  EXPECT_EQ((*e.experiment)["name"], "ib-load");
+  EXPECT_EQ((*e.experiment)["framework"], "vllm");
+  EXPECT_EQ((*e.experiment)["model"], nlohmann::json::parse(R"({"name":"m","quantization":null})"));
+  EXPECT_EQ((*e.experiment)["workload"]["type"], "concurrent");
+  EXPECT_EQ((*e.experiment)["workload"]["requests"]["count"], 5);
+  EXPECT_EQ((*e.experiment)["workload"]["warmup_requests"], 1);
+  EXPECT_EQ((*e.experiment)["workload"]["timeout_s"], 600.0);
+  EXPECT_TRUE((*e.experiment)["workload"]["batch_size"].is_null());
+  EXPECT_EQ(e.total_requests, 5);
 
   auto requests = All<events::RequestComplete>(run);
   ASSERT_EQ(requests.size(), 6u);
