@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -578,6 +579,14 @@ int RunCoordinated(const Options& o, const std::vector<Plan>& plans, const Coord
     launch.Wait();
     if (Interrupts() > 0) return exit_code::kInterrupted;
     if (r.output_closed) return exit_code::kFailed;
+    // Not one shard said anything: there is no run to report, only why (the collector's
+    // per-shard warnings say which and when).
+    if (std::none_of(r.shards.begin(), r.shards.end(), [](const collect::ShardState& s) { return s.lines > 0 || s.finished; })) {
+      std::fprintf(stderr, "ib-load: error: none of the %lld shards reported to the collector at %s%s\n",
+                   static_cast<long long>(co.shards), report_to.c_str(),
+                   co.launcher == "k8s" ? " (was the manifest applied, can the pods reach that address?)" : "");
+      return exit_code::kFailed;
+    }
     const auto& done = r.merged_done;
     bool completed = done && done->completed && std::holds_alternative<bool>(*done->completed) &&
                      std::get<bool>(*done->completed);

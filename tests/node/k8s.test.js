@@ -232,3 +232,18 @@ metrics: {output_dir: "${path.join(dir, 'results')}"}
   for (let k = 0; k < 4; k++) assert.match(r.stdout, new RegExp(`shard ${k} lost: interrupted before this shard connected`));
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('no pod ever connects: the iteration fails saying so, after start_delay_s + 60 s', { timeout: 180000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ib-k8s-none-'));
+  const config = path.join(dir, 'four.yaml');
+  fs.writeFileSync(config, `extends: "${path.join(ROOT, 'tests', 'k8s', 'four.yaml')}"
+infrastructure: {load: {advertise: "${hostAddress()}", k8s: {start_delay_s: 1}}}
+metrics: {output_dir: "${path.join(dir, 'results')}"}
+`);
+  const r = await run(IB_RUN, [config, '--emit', 'k8s', '--ndjson', '--quiet']).done;
+  assert.equal(r.code, 1, r.stderr);
+  for (let k = 0; k < 4; k++) assert.match(r.stdout, new RegExp(`shard ${k} lost: never connected within 61 s`));
+  assert.match(r.stdout, /none of the 4 shards reported to the collector at [^ ]+ \(was the manifest applied, can the pods reach that address\?\)/);
+  assert.match(r.stdout, /"phase":"failed"/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
