@@ -78,6 +78,7 @@ struct Request {
   bool client_gone = false;
   bool dropped = false;
   bool errored = false;
+  bool last_written = false;  // the final SSE event is out; the chunked terminator is not yet
   // Handoff back to the handler thread.
   std::mutex mu;
   std::condition_variable cv;
@@ -272,7 +273,6 @@ struct Server::Impl {
     static thread_local std::string framed;
     framed.clear();
     AppendChunk(r->buf, &framed);
-    if (e.last) framed += "0\r\n\r\n";
     int64_t t = MonotonicNs();
     if (mg_write(r->conn, framed.data(), framed.size()) != static_cast<int>(framed.size())) {
       r->client_gone = true;
@@ -282,7 +282,10 @@ struct Server::Impl {
     }
     // Every token the event carried was written now (the truth of per-token ITL).
     for (int64_t k = 0; k < carried; ++k) r->token_ns.push_back(t);
-    if (e.last) finished->push_back(r);
+    if (e.last) {
+      r->last_written = true;  // the handler ends the body once the request is in the metrics
+      finished->push_back(r);
+    }
   }
 
   int64_t NextChunkTarget(Request* r) {
@@ -566,13 +569,10 @@ struct Server::Impl {
       live.erase(r.get());
     }
     const int64_t completion = static_cast<int64_t>(r->token_ns.size());
-    if (!stream) {
-      if (r->client_gone) {
-        // stopped while waiting
-      } else {
-        SendJson(conn, 200, CompleteBody(r->shape, r->text, completion, r->finish_reason));
-      }
-    }
+    // The request goes into the truth file and the metrics before the client can see its end
+    // (the chunked terminator, or the whole non-streamed body): a scrape that follows the
+    // client's last request counts it, as vLLM's do (its stats are recorded as the engine
+    // finishes a request, before the API server sends the last chunk).
     truth_record.token_ns = r->token_ns;
     truth_record.completion_tokens = completion;
     truth_record.cached_prompt_tokens = r->seq.cached_tokens;
@@ -591,6 +591,8 @@ struct Server::Impl {
     bool complete = completion == r->seq.output_tokens && !r->errored && !r->dropped;
     ob.finished_reason = complete ? r->finish_reason : "abort";
     observations.Record(ob, MonotonicNs());
+    if (!stream && !r->client_gone) SendJson(conn, 200, CompleteBody(r->shape, r->text, completion, r->finish_reason));
+    if (stream && r->last_written) mg_write(conn, "0\r\n\r\n", 5);
     if (r->dropped) DropConnection(conn);
     return 200;
   }
