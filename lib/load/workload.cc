@@ -111,10 +111,6 @@ class ClosedLoop : public Driver {
     *next_ns = end_ns_ > 0 && !Exhausted() ? end_ns_ : -1;
     if (ramp_) Ramp(now, in_flight, next_ns);
     while (!Exhausted() && static_cast<int64_t>(in_flight + out->size()) < concurrency_) {
-      if (end_ns_ > 0 && now >= end_ns_) {
-        ended_ = true;
-        break;
-      }
       Request r = factory_.Make(sent_++);
       // Intended: the instant its slot freed (the earliest unused one); the run's first slots
       // free when the phase starts.
